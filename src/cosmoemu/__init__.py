@@ -1,0 +1,38 @@
+"""cosmoemu: fully differentiable Bayesian cosmology with neural emulators.
+
+generate training spectra → train emulators → validate them → build likelihoods → sample →
+evidence, in JAX. The public names below are imported lazily, so ``import cosmoemu`` is quick.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_LAZY = {
+    # emulators
+    "Emulator": "cosmoemu.emulator",
+    "load_emulator": "cosmoemu.emulator",
+    "list_emulators": "cosmoemu.emulator",
+    "train_emulator": "cosmoemu.emulator",
+    # evidence (the subpackage is `harmonic_mean`, so that `cosmoemu.evidence` can be the function)
+    "evidence": "cosmoemu.harmonic_mean",
+    "bayes_factor": "cosmoemu.harmonic_mean",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'cosmoemu' has no attribute '{name}'")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

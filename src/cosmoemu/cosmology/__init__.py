@@ -1,0 +1,1 @@
+"""Cosmology in JAX: background quantities (used by BAO and derived parameters)."""

@@ -1,0 +1,1 @@
+"""Training data: parameter designs, Boltzmann backends, executors and the chunked store."""

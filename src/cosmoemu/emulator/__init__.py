@@ -1,0 +1,1 @@
+"""Emulators: networks, PCA, transforms, training, the Emulator object and its file format."""

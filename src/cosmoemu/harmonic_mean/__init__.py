@@ -1,0 +1,1 @@
+"""Bayesian evidence with the learnt harmonic mean estimator (exported as ``cosmoemu.evidence``)."""

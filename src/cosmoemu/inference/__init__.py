@@ -1,0 +1,1 @@
+"""Priors, posterior assembly, samplers, diagnostics, chain I/O and plots."""

@@ -1,0 +1,1 @@
+"""Shipped pre-trained emulators (model files in ``models/``, names in ``registry.json``)."""
