@@ -29,7 +29,9 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     except yaml.YAMLError as err:
         raise ConfigError("<file>", f"'{path}' is not valid YAML: {err}") from err
     if not isinstance(data, dict):
-        raise ConfigError("<file>", f"'{path}' must hold a mapping of fields, got {type(data).__name__}")
+        raise ConfigError(
+            "<file>", f"'{path}' must hold a mapping of fields, got {type(data).__name__}"
+        )
     return data
 
 
@@ -85,5 +87,6 @@ def check_keys(cfg: Mapping[str, Any], allowed: Iterable[str], where: str = "") 
             field = f"{where}.{key}" if where else str(key)
             raise ConfigError(
                 field,
-                f"unknown field{did_you_mean(str(key), allowed)}; allowed fields: {', '.join(allowed)}",
+                f"unknown field{did_you_mean(str(key), allowed)}; "
+                f"allowed fields: {', '.join(allowed)}",
             )

@@ -41,7 +41,10 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
 
 
 def unknown_name_message(kind: str, name: str, allowed: Iterable[str]) -> str:
-    """Message for an unknown name: ``unknown parameter 'Omega_b' — did you mean 'omega_b'? ...``."""
+    """Message for an unknown name.
+
+    Example: ``unknown parameter 'Omega_b' — did you mean 'omega_b'? (allowed: ...)``.
+    """
     allowed = list(allowed)
     return (
         f"unknown {kind} '{name}'{did_you_mean(name, allowed)} "
