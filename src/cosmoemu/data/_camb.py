@@ -1,0 +1,168 @@
+"""The CAMB backend (PyPI ``camb``).
+
+With the default settings and the default neutrinos (:mod:`cosmoemu.data._params`) one call
+does exactly what produced the shared training set::
+
+    pars.set_cosmology(H0=100*h, ombh2=omega_b, omch2=omega_cdm, mnu=0.06, nnu=3.046, tau=tau_reio)
+    pars.InitPower.set_params(As=exp(ln10^{10}A_s)*1e-10, ns=n_s)
+    pars.set_for_lmax(lmax, lens_potential_accuracy=1)   # non-linear lensing (HMcode 2020)
+    pars.set_matter_power(redshifts=[0.0], kmax=2.0)      # for sigma8
+
+P(k, z) outputs add their redshifts and raise ``kmax`` to cover the k grid; CAMB's own k samples
+are interpolated to the requested k with a cubic spline in (log k, log P).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .._errors import ConfigError
+from ._backend import Backend
+from ._params import COSMO_PARAMETERS, check_cosmo_parameters, complete
+from ._request import Request
+
+__all__ = ["CambBackend"]
+
+_HALOFIT = {
+    "halofit": "takahashi",
+    "hmcode2016": "mead2016",
+    "hmcode2020": "mead2020",
+    "hmcode2020_feedback": "mead2020_feedback",
+}
+
+
+class CambBackend(Backend):
+    """CAMB: lensed CMB spectra, the lensing potential, P(k, z) and derived parameters.
+
+    Settings (``backend.settings``): ``lens_potential_accuracy`` (1), ``AccuracyBoost``,
+    ``lAccuracyBoost``, ``lSampleBoost`` (1.0 each), ``sigma8_kmax`` (2.0, the transfer-function
+    kmax in 1/Mpc when no P(k) is requested), ``k_per_logint`` (0: CAMB's choice),
+    ``accurate_massive_neutrino_transfers`` (false).
+    """
+
+    name = "camb"
+    distribution = "camb"
+    module = "camb"
+    parameters = COSMO_PARAMETERS
+    default_settings = {
+        "lens_potential_accuracy": 1,
+        "AccuracyBoost": 1.0,
+        "lAccuracyBoost": 1.0,
+        "lSampleBoost": 1.0,
+        "sigma8_kmax": 2.0,
+        "k_per_logint": 0,
+        "accurate_massive_neutrino_transfers": False,
+    }
+
+    @classmethod
+    def check(
+        cls,
+        sampled: Sequence[str],
+        fixed: Mapping[str, float],
+        request: Request,
+        settings: Mapping[str, Any],
+    ) -> None:
+        super().check(sampled, fixed, request, settings)
+        check_cosmo_parameters(sampled, fixed, request.nonlinear, cls.name)
+        if "pk_nonlin" in request.pk and request.nonlinear == "none":
+            raise ConfigError("nonlinear", "quantity 'pk_nonlin' needs a non-linear model, got "
+                                           "'none'")
+
+    def __init__(
+        self, request: Request, settings: Mapping[str, Any], fixed: Mapping[str, float]
+    ) -> None:
+        super().__init__(request, settings, fixed)
+        import camb
+
+        self._camb = camb
+
+    def _params(self, p: Mapping[str, float]) -> Any:
+        camb, req, s = self._camb, self.request, self.settings
+        pars = camb.CAMBparams()
+        pars.set_cosmology(
+            H0=p["H0"], ombh2=p["omega_b"], omch2=p["omega_cdm"], mnu=p["m_ncdm"],
+            nnu=p["N_eff"], tau=p["tau_reio"], omk=p["Omega_k"],
+        )
+        if p["w0_fld"] != -1.0 or p["wa_fld"] != 0.0:
+            pars.set_dark_energy(w=p["w0_fld"], wa=p["wa_fld"], dark_energy_model="ppf")
+        pars.InitPower.set_params(As=p["A_s"], ns=p["n_s"], nrun=p["alpha_s"])
+        if req.nonlinear != "none":
+            pars.NonLinearModel.set_params(
+                halofit_version=_HALOFIT[req.nonlinear], HMCode_A_baryon=p["c_min"],
+                HMCode_eta_baryon=p["eta_0"], HMCode_logT_AGN=p["logT_AGN"],
+            )
+        pars.set_accuracy(AccuracyBoost=s["AccuracyBoost"], lAccuracyBoost=s["lAccuracyBoost"],
+                          lSampleBoost=s["lSampleBoost"])
+        lensing_accuracy = s["lens_potential_accuracy"] if req.nonlinear != "none" else 0
+        if req.cmb:
+            pars.set_for_lmax(req.lmax, lens_potential_accuracy=lensing_accuracy)
+        else:
+            pars.WantCls = False
+        redshifts = sorted({0.0, *req.z}, reverse=True)
+        kmax = max(s["sigma8_kmax"], 1.05 * max(req.k)) if req.pk else s["sigma8_kmax"]
+        pars.set_matter_power(
+            redshifts=redshifts, kmax=kmax, k_per_logint=s["k_per_logint"] or None,
+            nonlinear=True if "pk_nonlin" in req.pk else None, silent=True,
+            accurate_massive_neutrino_transfers=s["accurate_massive_neutrino_transfers"],
+        )
+        return pars
+
+    def compute(self, params: Mapping[str, float]) -> dict[str, np.ndarray]:
+        p = complete(params, self.fixed)
+        req = self.request
+        pars = self._params(p)
+        res = self._camb.get_results(pars)
+        out: dict[str, np.ndarray] = {}
+        if req.cmb:
+            cl = res.get_lensed_scalar_cls(lmax=req.lmax, CMB_unit=None, raw_cl=True)
+            cols = {"tt": cl[2:, 0], "ee": cl[2:, 1], "bb": cl[2:, 2], "te": cl[2:, 3]}
+            if "pp" in req.cmb:
+                cols["pp"] = res.get_lens_potential_cls(lmax=req.lmax, raw_cl=True)[2:, 0]
+            out["spectra"] = np.stack([cols[q] for q in req.cmb]).astype(np.float64)
+        if req.derived:
+            out["derived"] = self._derived(res, pars)
+        for key in req.pk:
+            out[key] = self._pk(res, nonlinear=key == "pk_nonlin")
+        return out
+
+    def _derived(self, res: Any, pars: Any) -> np.ndarray:
+        d = res.get_derived_params()
+        h = pars.H0 / 100.0
+        omega_m = (pars.ombh2 + pars.omch2 + pars.omnuh2) / h**2
+        sigma8 = float(res.get_sigma8_0())
+        values = {
+            "sigma8": sigma8,
+            "S8": sigma8 * np.sqrt(omega_m / 0.3),
+            "thetastar": d["thetastar"],
+            "rstar": d["rstar"],
+            "zstar": d["zstar"],
+            "rdrag": d["rdrag"],
+            "zdrag": d["zdrag"],
+            "H0": pars.H0,
+            "Omega_m": omega_m,
+            "age": d["age"],
+        }
+        return np.array([values[n] for n in self.request.derived], dtype=np.float64)
+
+    def _pk(self, res: Any, nonlinear: bool) -> np.ndarray:
+        from scipy.interpolate import CubicSpline
+
+        if nonlinear:
+            k, z, pk = res.get_nonlinear_matter_power_spectrum(hubble_units=False, k_hunit=False)
+        else:
+            k, z, pk = res.get_linear_matter_power_spectrum(hubble_units=False, k_hunit=False)
+        kk = np.asarray(self.request.k)
+        if kk[0] < k[0] * (1 - 1e-9) or kk[-1] > k[-1] * (1 + 1e-9):
+            raise ValueError(
+                f"k grid [{kk[0]:.3g}, {kk[-1]:.3g}] /Mpc outside CAMB's [{k[0]:.3g}, "
+                f"{k[-1]:.3g}] /Mpc; narrow the pk.k range"
+            )
+        out = np.empty((len(self.request.z), len(kk)))
+        for i, zi in enumerate(self.request.z):
+            j = int(np.argmin(np.abs(np.asarray(z) - zi)))
+            spline = CubicSpline(np.log(k), np.log(pk[j]))
+            out[i] = np.exp(spline(np.log(np.clip(kk, k[0], k[-1]))))
+        return out

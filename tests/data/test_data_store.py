@@ -1,0 +1,85 @@
+"""Reading stores: the shared CAMB layout (no manifest) and our own, by chunk or by quantity."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cosmoemu.data import generate, open_store
+
+SHARED = Path(__file__).parent / "fixtures" / "cmb_lcdm_camb_2rows"
+
+
+def _raw(row: int) -> dict[str, np.ndarray]:
+    with np.load(SHARED / f"chunk_{row:05d}.npz", allow_pickle=False) as f:
+        return {k: f[k] for k in f.files}
+
+
+def test_reads_shared_layout_inferred_from_chunk_keys():
+    store = open_store(SHARED)
+    assert store.manifest is None
+    assert store.param_names == ("omega_b", "omega_cdm", "h", "tau_reio", "n_s", "ln10^{10}A_s")
+    assert store.quantities == ("tt", "te", "ee", "pp", "derived")
+    assert len(store) == store.n_samples == 2
+    np.testing.assert_array_equal(store.design_rows, [0, 5999])
+    np.testing.assert_array_equal(store.modes("ee"), np.arange(2, 2509))
+    assert list(store.modes("derived")) == ["sigma8", "thetastar", "rstar", "zstar", "rdrag",
+                                            "zdrag", "age"]
+    raw = [_raw(0), _raw(5999)]
+    np.testing.assert_array_equal(store.params(), np.concatenate([r["params"] for r in raw]))
+    for i, q in enumerate(("tt", "te", "ee", "pp")):
+        got = store.load(q)
+        assert got.dtype == np.float64 and got.shape == (2, 2507)
+        np.testing.assert_array_equal(got, np.concatenate([r["spectra"][:, i] for r in raw]))
+    np.testing.assert_array_equal(store.load("derived", rows=[1]), raw[1]["derived"])
+
+
+def test_rows_slices_masks_and_out(tmp_path):
+    store = open_store(SHARED)
+    full = store.load("tt")
+    np.testing.assert_array_equal(store.load("tt", rows=[1, 0, 1]), full[[1, 0, 1]])
+    np.testing.assert_array_equal(store.load("tt", rows=slice(1, None)), full[1:])
+    np.testing.assert_array_equal(store.load("tt", rows=np.array([False, True])), full[1:])
+    out = np.lib.format.open_memmap(tmp_path / "tt.npy", mode="w+", dtype=np.float64,
+                                    shape=(2, 2507))
+    store.load("tt", out=out)
+    out.flush()
+    np.testing.assert_array_equal(np.load(tmp_path / "tt.npy"), full)
+    with pytest.raises(IndexError, match=r"\[0, 2\)"):
+        store.load("tt", rows=[2])
+    with pytest.raises(ValueError, match="did you mean 'tt'"):
+        store.load("TT")
+
+
+def test_iter_chunks_streams_every_row_once(toy_config):
+    cfg = toy_config(settings={"fail_above": {"b": 0.85}},
+                     design=[{"kind": "lhs", "n": 23, "seed": 4}])
+    generate(cfg, workers=1, progress=False)
+    store = open_store(cfg["output"])
+    assert 0 < len(store.failures()) < 23
+    seen_rows, seen_design = [], []
+    for batch in store.iter_chunks(["tt", "pk_lin"], shuffle=True, seed=1):
+        assert set(batch) == {"params", "rows", "design_rows", "tt", "pk_lin"}
+        np.testing.assert_array_equal(batch["tt"], store.load("tt", rows=batch["rows"]))
+        np.testing.assert_array_equal(batch["params"], store.params(rows=batch["rows"]))
+        assert batch["pk_lin"].shape == (len(batch["rows"]), 2, 8)
+        seen_rows += list(batch["rows"])
+        seen_design += list(batch["design_rows"])
+    assert sorted(seen_rows) == list(range(len(store)))
+    failed = {f["row"] for f in store.failures()}
+    assert sorted(seen_design) == [r for r in range(23) if r not in failed]
+    np.testing.assert_array_equal(store.modes("pk_lin"), np.geomspace(1e-3, 1.0, 8))
+    np.testing.assert_array_equal(store.redshifts, [0.0, 1.0])
+    assert store.manifest["design"]["recipe"] == [{"kind": "lhs", "n": 23, "seed": 4}]
+
+
+def test_empty_store_describes_itself_from_manifest(toy_config, monkeypatch):
+    """Smoke test: a store with a manifest and no chunk yet still reports names and modes."""
+    cfg = toy_config()
+    monkeypatch.setattr("cosmoemu.data._writer.StoreWriter.pending", lambda self, **kw: [])
+    generate(cfg, progress=False)
+    store = open_store(cfg["output"])
+    assert len(store) == 0 and store.param_names == ("a", "b", "c")
+    assert store.shape("pk_nonlin") == (2, 8) and store.load("tt").shape == (0, 39)
