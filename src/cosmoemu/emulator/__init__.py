@@ -1,1 +1,40 @@
 """Emulators: networks, PCA, transforms, training, the Emulator object and its file format."""
+
+from .._errors import OutOfBoxError
+from ._emulator import POLICIES, Emulator, make_emulator
+from ._io import SCHEMA_VERSION, ModelFileError, read_emulator, save_emulator
+from ._network import ACTIVATIONS, MLP, alsing_activation, init_mlp
+from ._pca import PCAFit, fit_pca, fit_pca_streaming
+from ._registry import list_emulators, load_emulator
+from ._train import DEFAULT_STAGES, Stage, TrainingError, TrainResult, train_emulator
+from ._transforms import PCA, Affine, ParamFactor, Pow10, Transform
+
+__all__ = [
+    "ACTIVATIONS",
+    "DEFAULT_STAGES",
+    "MLP",
+    "PCA",
+    "POLICIES",
+    "SCHEMA_VERSION",
+    "Affine",
+    "Emulator",
+    "ModelFileError",
+    "OutOfBoxError",
+    "PCAFit",
+    "ParamFactor",
+    "Pow10",
+    "Stage",
+    "TrainResult",
+    "Transform",
+    "TrainingError",
+    "alsing_activation",
+    "fit_pca",
+    "fit_pca_streaming",
+    "init_mlp",
+    "list_emulators",
+    "load_emulator",
+    "make_emulator",
+    "read_emulator",
+    "save_emulator",
+    "train_emulator",
+]

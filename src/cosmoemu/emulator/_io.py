@@ -1,0 +1,201 @@
+"""Model files: ``STEM.npz`` (arrays, loaded with ``allow_pickle=False``) + ``STEM.json``.
+
+The JSON manifest holds the schema version, parameter names and box, modes, the transform chain
+(which refers to arrays by name), the architecture, training provenance and an accuracy summary,
+plus the SHA-256 of the npz so a corrupt or swapped file is caught. Loading runs nothing from the
+files: it reads numbers and strings and rebuilds known types.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._emulator import Emulator, make_emulator
+from ._network import ACTIVATIONS, MLP
+from ._transforms import Affine, transform_from_spec
+
+__all__ = ["save_emulator", "read_emulator", "ModelFileError", "SCHEMA_VERSION", "model_paths"]
+
+FORMAT = "cosmoemu-emulator"
+SCHEMA_VERSION = 1
+
+
+class ModelFileError(ValueError):
+    """A model file is missing, corrupt, or of an unknown format or schema version."""
+
+
+def model_paths(path: str | os.PathLike) -> tuple[Path, Path]:
+    """``(STEM.npz, STEM.json)`` for a path given as the stem, the ``.npz`` or the ``.json``."""
+    p = Path(path)
+    stem = p.with_suffix("") if p.suffix in (".npz", ".json") else p
+    return stem.with_name(stem.name + ".npz"), stem.with_name(stem.name + ".json")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=lambda o: np.asarray(o).tolist()))
+
+
+def save_emulator(emulator: Emulator, path: str | os.PathLike, **extra: Any) -> tuple[Path, Path]:
+    """Write ``emulator`` to ``STEM.npz`` + ``STEM.json`` (atomically: temp files + rename).
+
+    Args:
+        emulator: the emulator.
+        path: the stem (``.npz``/``.json`` suffixes are stripped).
+        **extra: more JSON-able manifest entries (e.g. ``accuracy={...}``); they are merged into
+            the metadata returned by ``Emulator.metadata`` after loading.
+
+    Returns:
+        The two paths written.
+    """
+    npz_path, json_path = model_paths(path)
+    npz_path.parent.mkdir(parents=True, exist_ok=True)
+    net = emulator.network
+    arrays: dict[str, np.ndarray] = {}
+    for i in range(len(net.weights)):
+        arrays[f"network/{i}/weight"] = np.asarray(net.weights[i])
+        arrays[f"network/{i}/bias"] = np.asarray(net.biases[i])
+    for i in range(len(net.alphas)):
+        arrays[f"network/{i}/alpha"] = np.asarray(net.alphas[i])
+        arrays[f"network/{i}/beta"] = np.asarray(net.betas[i])
+    in_spec, in_arrays = emulator.input_transform.spec("input")
+    arrays.update(in_arrays)
+    out_specs = []
+    for j, step in enumerate(emulator.output_transforms):
+        spec, arr = step.spec(f"output/{j}")
+        out_specs.append(spec)
+        arrays.update(arr)
+
+    tmp_npz = npz_path.with_name(npz_path.name + ".tmp.npz")
+    np.savez(tmp_npz, **arrays)
+    meta = emulator.metadata
+    meta.pop("source", None)  # where it was loaded from; not part of the model
+    meta.update(_jsonable(extra))
+    manifest = {
+        "format": FORMAT,
+        "schema_version": SCHEMA_VERSION,
+        "kind": emulator.kind,
+        "parameters": list(emulator.parameters),
+        "box": {p: list(b) for p, b in emulator.box.items()},
+        "modes": emulator.modes.tolist(),
+        "mode_label": meta.pop("mode_label", "mode"),
+        "network": {"sizes": list(net.sizes), "activation": net.activation},
+        "input_transform": in_spec,
+        "output_transforms": out_specs,
+        "arrays": {k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in arrays.items()},
+        "npz_sha256": _sha256(tmp_npz),
+        "metadata": meta,
+    }
+    tmp_json = json_path.with_name(json_path.name + ".tmp")
+    tmp_json.write_text(json.dumps(manifest, indent=1, sort_keys=False))
+    os.replace(tmp_npz, npz_path)
+    os.replace(tmp_json, json_path)
+    return npz_path, json_path
+
+
+def _require(manifest: dict[str, Any], key: str, where: Path) -> Any:
+    if key not in manifest:
+        raise ModelFileError(f"model manifest '{where}' lacks the field '{key}'")
+    return manifest[key]
+
+
+def read_emulator(path: str | os.PathLike) -> Emulator:
+    """Load an emulator written by :func:`save_emulator`.
+
+    Args:
+        path: the stem, ``STEM.npz`` or ``STEM.json``.
+
+    Raises:
+        ModelFileError: missing file, corrupt npz or JSON, checksum mismatch, unknown format or
+            schema version, missing or mis-shaped array.
+    """
+    npz_path, json_path = model_paths(path)
+    for p in (json_path, npz_path):
+        if not p.is_file():
+            raise ModelFileError(
+                f"model file '{p}' does not exist (a model is STEM.npz + STEM.json)"
+            )
+    try:
+        manifest = json.loads(json_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ModelFileError(f"model manifest '{json_path}' is not valid JSON: {err}") from err
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise ModelFileError(
+            f"'{json_path}' is not a cosmoemu model manifest (format != {FORMAT!r})"
+        )
+    version = manifest.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise ModelFileError(
+            f"'{json_path}' has schema version {version!r}; this cosmoemu reads version "
+            f"{SCHEMA_VERSION}. Upgrade cosmoemu (newer files) or re-save the model."
+        )
+    expected = _sha256(npz_path)
+    if manifest.get("npz_sha256") != expected:
+        raise ModelFileError(
+            f"'{npz_path}' does not match its manifest (checksum differs): the file is corrupt "
+            "or belongs to another model"
+        )
+    try:
+        with np.load(npz_path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as err:
+        raise ModelFileError(f"'{npz_path}' is not a readable npz file: {err}") from err
+    for name, desc in _require(manifest, "arrays", json_path).items():
+        if name not in arrays:
+            raise ModelFileError(f"'{npz_path}' lacks the array '{name}'")
+        a = arrays[name]
+        if list(a.shape) != desc["shape"] or str(a.dtype) != desc["dtype"]:
+            raise ModelFileError(
+                f"array '{name}' in '{npz_path}' has shape {a.shape} {a.dtype}, "
+                f"manifest says {desc['shape']} {desc['dtype']}"
+            )
+    net_spec = _require(manifest, "network", json_path)
+    act = net_spec.get("activation")
+    if act not in ACTIVATIONS:
+        raise ModelFileError(f"unknown activation {act!r} in '{json_path}'")
+    n_layers = len(net_spec["sizes"]) - 1
+    try:
+        weights = tuple(arrays[f"network/{i}/weight"] for i in range(n_layers))
+        biases = tuple(arrays[f"network/{i}/bias"] for i in range(n_layers))
+        n_act = n_layers - 1 if act == "alsing" else 0
+        alphas = tuple(arrays[f"network/{i}/alpha"] for i in range(n_act))
+        betas = tuple(arrays[f"network/{i}/beta"] for i in range(n_act))
+        network = MLP(weights, biases, alphas, betas, act)
+        input_tf = Affine.from_spec(_require(manifest, "input_transform", json_path), arrays)
+        outputs = tuple(
+            transform_from_spec(s, arrays)
+            for s in _require(manifest, "output_transforms", json_path)
+        )
+    except KeyError as err:
+        raise ModelFileError(f"'{npz_path}' lacks the array {err}") from err
+    except ValueError as err:
+        raise ModelFileError(f"'{json_path}': {err}") from err
+    if network.sizes != tuple(net_spec["sizes"]):
+        raise ModelFileError(f"network sizes in '{npz_path}' differ from the manifest")
+    meta = dict(manifest.get("metadata", {}))
+    meta["source"] = str(json_path)
+    return make_emulator(
+        network,
+        input_tf,
+        outputs,
+        _require(manifest, "parameters", json_path),
+        _require(manifest, "box", json_path),
+        _require(manifest, "modes", json_path),
+        _require(manifest, "kind", json_path),
+        mode_label=manifest.get("mode_label", "mode"),
+        metadata=meta,
+    )
