@@ -38,6 +38,7 @@ def test_same_config_switches_backend():
     assert a.request == b.request and a.box == b.box and b.target.endswith("ClassBackend")
 
 
+@pytest.mark.slow  # one CLASS run to lmax 1500: ~15-35 s on the 2-core machine
 def test_class_cmb_spectra_match_camb(both):
     req, camb, klass = both
     a, b = camb["spectra"], klass["spectra"]
@@ -49,6 +50,7 @@ def test_class_cmb_spectra_match_camb(both):
     assert np.max(np.abs(b[pp] / a[pp] - 1)) < 2e-2
 
 
+@pytest.mark.slow
 def test_class_pk_and_derived_match_camb(both):
     _, camb, klass = both
     assert np.max(np.abs(klass["pk_lin"] / camb["pk_lin"] - 1)) < 2e-3

@@ -143,17 +143,35 @@ def test_plugin_backend_runs_in_single_thread_sandboxes_reused_per_worker(toy_co
     assert os.getpid() not in pids and len(pids) <= 2  # one sandbox per worker, not per chunk
 
 
+def _assert_same_store(path_a, path_b):
+    a, b = open_store(path_a), open_store(path_b)
+    assert len(a) == len(b) > 0
+    for i, (ca, cb) in enumerate(zip(a.iter_chunks(), b.iter_chunks(), strict=True)):
+        assert ca.keys() == cb.keys()
+        for key in ca:
+            np.testing.assert_array_equal(ca[key], cb[key], err_msg=f"chunk {i} {key}")
+
+
 def test_dask_local_cluster_gives_the_local_result(toy_config):
     pytest.importorskip("distributed")
     local, dask = toy_config("local"), toy_config("dask")
     generate(local, kind="local", workers=2, progress=False)
     summary = generate(dask, kind="dask", workers=2, progress=False)
     assert summary.n_done == 24
-    a, b = open_store(local["output"]), open_store(dask["output"])
-    for i, (ca, cb) in enumerate(zip(a.iter_chunks(), b.iter_chunks(), strict=True)):
-        assert ca.keys() == cb.keys()
-        for key in ca:
-            np.testing.assert_array_equal(ca[key], cb[key], err_msg=f"chunk {i} {key}")
+    _assert_same_store(local["output"], dask["output"])
+
+
+def test_any_executor_process_pool(toy_config):
+    """A user's own executor: tasks are pickled to a process pool and give the same store."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    local, pool_cfg = toy_config("local", design=[{"kind": "sobol", "n": 8, "seed": 2}]), \
+        toy_config("pool", design=[{"kind": "sobol", "n": 8, "seed": 2}])
+    generate(local, workers=1, progress=False)
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        generate(pool_cfg, executor=pool, workers=1, progress=False)
+    _assert_same_store(local["output"], pool_cfg["output"])
 
 
 def test_quick_example_config_is_valid():
@@ -162,3 +180,47 @@ def test_quick_example_config_is_valid():
 
     cfg = load_config(Path(__file__).parents[2] / "examples" / "generate_quick.yaml")
     assert cfg.n_samples == 32 and cfg.request.pk == ("pk_lin", "pk_nonlin")
+
+
+class NanBackend(Backend):
+    """Returns NaN for some cosmologies (as a Boltzmann code may, silently)."""
+
+    name = "nan"
+
+    def compute(self, params):
+        return {"derived": np.array([np.nan if params["a"] > 0.5 else 1.0, 2.0])}
+
+
+def test_non_finite_output_is_a_failure_not_data(toy_config):
+    cfg = toy_config(backend={"name": f"{__name__}:NanBackend"}, quantities=["derived"],
+                     derived=["sigma8", "S8"], design=[{"kind": "lhs", "n": 6, "seed": 0}])
+    cfg.pop("pk"), cfg.pop("cmb")
+    generate(cfg, workers=1, progress=False)
+    store = open_store(cfg["output"])
+    a = parse_config(cfg)
+    params, _ = make_design(a.box, a.designs)
+    assert [f["row"] for f in store.failures()] == list(np.flatnonzero(params[:, 0] > 0.5))
+    assert all("non-finite values in derived" in f["error"] for f in store.failures())
+    np.testing.assert_array_equal(store.load("derived"), [[1.0, 2.0]] * len(store))
+
+
+def test_task_lost_on_its_worker_is_recorded_then_retried(toy_config):
+    """A task that raises on its worker (a lost Dask worker) fails its rows, not the run."""
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    class LosesChunk5(ThreadPoolExecutor):
+        def submit(self, fn, task):
+            if task.start != 5:
+                return super().submit(fn, task)
+            future = Future()
+            future.set_exception(OSError("worker lost"))
+            return future
+
+    cfg = toy_config(design=[{"kind": "lhs", "n": 12, "seed": 0}])
+    with LosesChunk5(1) as pool:
+        summary = generate(cfg, executor=pool, progress=False)
+    assert (summary.n_done, summary.n_failed) == (7, 5)
+    failures = open_store(cfg["output"]).failures()
+    assert [f["row"] for f in failures] == [5, 6, 7, 8, 9]
+    assert failures[0]["error"] == "task failed on its worker: OSError: worker lost"
+    assert generate(cfg, retry_failed=True, workers=1, progress=False).n_done == 12

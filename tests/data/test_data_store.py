@@ -19,7 +19,7 @@ def _raw(row: int) -> dict[str, np.ndarray]:
 
 def test_reads_shared_layout_inferred_from_chunk_keys():
     store = open_store(SHARED)
-    assert store.manifest is None
+    assert store.manifest is None and store.missing_rows() is None
     assert store.param_names == ("omega_b", "omega_cdm", "h", "tau_reio", "n_s", "ln10^{10}A_s")
     assert store.quantities == ("tt", "te", "ee", "pp", "derived")
     assert len(store) == store.n_samples == 2
@@ -73,6 +73,9 @@ def test_iter_chunks_streams_every_row_once(toy_config):
     np.testing.assert_array_equal(store.modes("pk_lin"), np.geomspace(1e-3, 1.0, 8))
     np.testing.assert_array_equal(store.redshifts, [0.0, 1.0])
     assert store.manifest["design"]["recipe"] == [{"kind": "lhs", "n": 23, "seed": 4}]
+    assert len(store.missing_rows()) == 0
+    (store.path / "chunk_00005.npz").unlink()
+    np.testing.assert_array_equal(open_store(store.path).missing_rows(), np.arange(5, 10))
 
 
 def test_empty_store_describes_itself_from_manifest(toy_config, monkeypatch):

@@ -107,4 +107,6 @@ def _dask(address: str | None, workers: int | None) -> Iterator[tuple[Executor, 
             yield executor, n
         finally:
             executor.shutdown(wait=False)
-            close_all()  # sandboxes of in-process (LocalCluster) workers
+            with contextlib.suppress(Exception):  # idle sandboxes on the workers
+                client.run(close_all)
+            close_all()

@@ -11,7 +11,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    BrokenExecutor,
+    CancelledError,
+    Executor,
+    Future,
+    wait,
+)
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +27,7 @@ import numpy as np
 
 from ._design import make_design
 from ._genconfig import GenerateConfig, load_config, parse_config
-from ._tasks import ChunkTask, cancel_tasks, run_chunk
+from ._tasks import ChunkResult, ChunkTask, TaskCancelled, cancel_tasks, run_chunk
 from ._writer import StoreWriter
 
 __all__ = ["generate", "RunSummary"]
@@ -181,6 +188,7 @@ def _loop(
 
     todo = list(reversed(pending))
     in_flight: set[Future] = set()
+    tasks: dict[Future, ChunkTask] = {}
     bar = tqdm(total=sum(len(r) for _, r in pending), unit="sample", desc="generate",
                disable=not progress, smoothing=0.05, dynamic_ncols=True)
     cancel_tasks(False)
@@ -193,10 +201,12 @@ def _loop(
                     target=cfg.target, request=cfg.request, settings=cfg.settings,
                     fixed=cfg.fixed, timeout=cfg.timeout,
                 )
-                in_flight.add(executor.submit(run_chunk, task))
+                future = executor.submit(run_chunk, task)
+                tasks[future] = task
+                in_flight.add(future)
             finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
             for future in finished:
-                result = future.result()
+                result = _result(future, tasks.pop(future))
                 writer.write(result)
                 n_bad = int((~result.ok).sum())
                 stats["computed"] += len(result.rows)
@@ -215,3 +225,22 @@ def _loop(
         raise
     finally:
         bar.close()
+
+
+def _result(future: Future, task: ChunkTask) -> ChunkResult:
+    """The task's result; a task that raised on its worker (a lost worker, a bug) has all its
+    rows recorded as failed with the exception, unless the executor itself is broken."""
+    try:
+        return future.result()
+    except (BrokenExecutor, CancelledError, TaskCancelled):
+        raise
+    except Exception as err:  # noqa: BLE001 - recorded, the run goes on
+        log.error("task for chunk %d failed on its worker: %r", task.start, err)
+        shapes = task.request.shapes()
+        n = len(task.rows)
+        return ChunkResult(
+            task.start, np.asarray(task.rows),
+            {key: np.full((n, *shape), np.nan) for key, shape in shapes.items()},
+            np.zeros(n, bool), [f"task failed on its worker: {type(err).__name__}: {err}"] * n,
+            np.zeros(n),
+        )

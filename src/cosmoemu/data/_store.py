@@ -35,6 +35,7 @@ __all__ = ["Store", "open_store"]
 class _Chunk:
     path: Path
     start: int  # first design row
+    n: int  # rows in the chunk, failed ones included
     valid: np.ndarray  # positions of the successful rows inside the chunk
 
 
@@ -79,7 +80,7 @@ class Store:
                 for k, v in meta.items():
                     if k not in here or not np.array_equal(here[k], v):
                         raise ValueError(f"{cpath.name}: '{k}' differs from the first chunk's")
-            self._chunks.append(_Chunk(cpath, start, np.flatnonzero(ok)))
+            self._chunks.append(_Chunk(cpath, start, n, np.flatnonzero(ok)))
         if not self._chunks:
             if self.manifest is None:
                 raise ValueError(f"'{self.path}' holds no chunk_*.npz and no {MANIFEST}")
@@ -161,6 +162,15 @@ class Store:
         if not self._chunks:
             return np.empty(0, np.int64)
         return np.concatenate([c.start + c.valid for c in self._chunks]).astype(np.int64)
+
+    def missing_rows(self) -> np.ndarray | None:
+        """Design rows in no chunk yet (an unfinished run); ``None`` without a manifest."""
+        if self.manifest is None:
+            return None
+        present = np.zeros(int(self.manifest["design"]["n_samples"]), bool)
+        for c in self._chunks:
+            present[c.start:c.start + c.n] = True
+        return np.flatnonzero(~present)
 
     # ---- reading ----
 
