@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import importlib.metadata
 import json
 import logging
 import os
@@ -42,6 +43,13 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
 # manifest fields that must agree for a run to resume into an existing store
 _IDENTITY = ("parameters", "fixed", "design", "backend", "request", "chunk_size", "dtype")
+
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
 
 
 def _jsonable(obj: Any) -> Any:
@@ -129,7 +137,8 @@ class StoreWriter:
             "config": cfg.raw,
             "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "environment": {"cosmoemu": __version__, "python": platform.python_version(),
-                            "numpy": np.__version__, "platform": platform.platform()},
+                            "numpy": np.__version__, "scipy": _version("scipy"),
+                            "platform": platform.platform()},
         })
 
     def _check_same_run(self, old: dict[str, Any]) -> None:
