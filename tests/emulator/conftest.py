@@ -20,8 +20,18 @@ def analytic_data():
 def dense_result(analytic_data):
     x, y = analytic_data
     return train_emulator(
-        x, y, parameters=NAMES, modes=X_GRID, box=BOX, kind="dense", log10=True,
-        factor={"log": {"A": 1.0}}, hidden=(48, 48), stages=STAGES, seed=3, progress=False,
+        x,
+        y,
+        parameters=NAMES,
+        modes=X_GRID,
+        box=BOX,
+        kind="dense",
+        log10=True,
+        factor={"log": {"A": 1.0}},
+        hidden=(48, 48),
+        stages=STAGES,
+        seed=3,
+        progress=False,
     )
 
 
@@ -29,6 +39,17 @@ def dense_result(analytic_data):
 def pca_result(analytic_data):
     x, y = analytic_data
     return train_emulator(
-        x, y, parameters=NAMES, modes=X_GRID, box=BOX, kind="pca", pca_tol=2e-3, log10=True,
-        factor={"log": {"A": 1.0}}, hidden=(48, 48), stages=STAGES, seed=3, progress=False,
+        x,
+        y,
+        parameters=NAMES,
+        modes=X_GRID,
+        box=BOX,
+        kind="pca",
+        pca_tol=2e-3,
+        log10=True,
+        factor={"log": {"A": 1.0}},
+        hidden=(48, 48),
+        stages=STAGES,
+        seed=3,
+        progress=False,
     )

@@ -164,7 +164,8 @@ class Emulator(eqx.Module):
         j = int(np.flatnonzero(flat[row])[0])
         value = x.reshape(-1, self.n_params)[row, j]
         msg = (
-            f"parameter '{self.parameters[j]}' = {float(value):.6g} is outside the emulator's training box "
+            f"parameter '{self.parameters[j]}' = {float(value):.6g} is outside the emulator's "
+            "training box "
             f"[{self._box[j][0]}, {self._box[j][1]}]"
             + (
                 f" (row {int(row)}; {len(rows)} of {flat.shape[0]} rows are outside)"

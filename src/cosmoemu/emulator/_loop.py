@@ -6,6 +6,7 @@ handed to the loss, and arrays of inputs, targets and weights for the two splits
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -133,6 +134,7 @@ class LoopState:
         return True
 
 
+@functools.lru_cache(maxsize=16)
 def make_optimizer(name: str, weight_decay: float) -> optax.GradientTransformation:
     """Adam or AdamW with the learning rate injected as a hyper-parameter (set per epoch)."""
     if name == "adamw":
@@ -140,7 +142,9 @@ def make_optimizer(name: str, weight_decay: float) -> optax.GradientTransformati
     return optax.inject_hyperparams(optax.adam)(learning_rate=1e-3)
 
 
+@functools.lru_cache(maxsize=32)
 def _make_epoch(loss_fn: LossFn, optimizer: optax.GradientTransformation, batch_size: int, n: int):
+    """Jitted epoch; cached so that runs with the same settings reuse compiled code."""
     n_batches = max(1, n // batch_size)
 
     @jax.jit
@@ -159,6 +163,11 @@ def _make_epoch(loss_fn: LossFn, optimizer: optax.GradientTransformation, batch_
         return net, opt_state, jnp.mean(losses)
 
     return epoch
+
+
+@functools.lru_cache(maxsize=16)
+def _jitted(fn: Callable) -> Callable:
+    return jax.jit(fn)
 
 
 def run_stages(
@@ -184,7 +193,7 @@ def run_stages(
     """
     from tqdm.auto import tqdm
 
-    val_fn = jax.jit(loss_fn)
+    val_fn = _jitted(loss_fn)
     n_train = int(train[0].shape[0])
     dtype = train[0].dtype
     while state.stage < len(stages):

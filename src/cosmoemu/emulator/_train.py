@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -27,7 +28,7 @@ import numpy as np
 from jax import Array
 
 from ._emulator import Emulator, make_emulator
-from ._loop import LoopState, Stage, TrainingError, make_optimizer, run_stages
+from ._loop import LoopState, Stage, TrainingError, _jitted, make_optimizer, run_stages
 from ._network import MLP, init_mlp
 from ._pca import fit_pca
 from ._transforms import Affine, ParamFactor, Pow10, Transform, decode_chain, encode_chain
@@ -146,7 +147,10 @@ def _fit_transforms(
     return input_tf, tuple(reversed(chain)), info
 
 
+@functools.lru_cache(maxsize=8)
 def _loss_fn(loss: str):
+    """The loss by name; cached so that jitted epochs are reused between runs."""
+
     def fn(net: MLP, frozen: tuple, xb: Array, tb: Array, sb: Array) -> Array:
         input_tf, chain = frozen
         pred = net(input_tf.encode_jax(xb))
@@ -364,7 +368,7 @@ def train_emulator(
             "n_val": int(val_idx.size),
         }
         fp = _fingerprint(x, y, train_idx, json.dumps(settings, sort_keys=True))
-        state = LoopState(net, opt.init(net), net, float(jax.jit(loss_fn)(net, frozen, xv, tv, sv)))
+        state = LoopState(net, opt.init(net), net, float(_jitted(loss_fn)(net, frozen, xv, tv, sv)))
         ckpt = Path(checkpoint) if checkpoint is not None else None
         if ckpt is not None and state.restore(ckpt, fp):
             log.info(

@@ -180,15 +180,17 @@ class ParamFactor(Transform):
     type_name: ClassVar[str] = "param_factor"
 
     def log_factor(self, theta: ArrayLike) -> Array:
-        """``ln f(theta)``, shape ``(...)`` for ``theta`` of shape ``(..., n_params)``."""
+        """``ln f(theta) - c`` (without the constant), shape ``(...)`` for ``(..., n_params)``."""
         theta = jnp.asarray(theta)
         lin = jnp.asarray(self.linear, theta.dtype)
         lg = jnp.asarray(self.log, theta.dtype)
         # ln(theta) only where a coefficient is non-zero, so other parameters may be <= 0
-        return self.const + theta @ lin + jnp.log(jnp.where(lg != 0, theta, 1.0)) @ lg
+        return theta @ lin + jnp.log(jnp.where(lg != 0, theta, 1.0)) @ lg
 
     def decode(self, y: Array, theta: Array) -> Array:
-        return y * jnp.exp(self.log_factor(theta.astype(y.dtype)))[..., None]
+        # exp(c) is taken in float64 once: in float32, exp(-23 + ...) would lose 1e-6 relative
+        scale = jnp.asarray(np.exp(self.const), y.dtype)
+        return y * (scale * jnp.exp(self.log_factor(theta.astype(y.dtype))))[..., None]
 
     def encode(self, y: np.ndarray, theta: np.ndarray) -> np.ndarray:
         theta = np.asarray(theta, np.float64)

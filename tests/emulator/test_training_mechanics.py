@@ -1,0 +1,97 @@
+"""Training mechanics: seeds, resumption, weighted loss, divergence and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from emu_analytic import BOX, NAMES, X_GRID, damped, sample_box
+
+from cosmoemu.emulator import Stage, TrainingError, train_emulator
+
+STAGES = (Stage(3e-3, 32, 6, 50), Stage(1e-3, 64, 6, 50))
+
+
+@pytest.fixture(scope="module")
+def data():
+    x = sample_box(200, seed=7)
+    return x, damped(x)
+
+
+def _train(data, **kw):
+    x, y = data
+    kw = {
+        "parameters": NAMES,
+        "box": BOX,
+        "log10": True,
+        "hidden": (16, 16),
+        "stages": STAGES,
+        "progress": False,
+        "seed": 11,
+        **kw,
+    }
+    return train_emulator(x, y, **kw)
+
+
+def _weights(result):
+    return np.concatenate([np.ravel(w) for w in result.emulator.network.weights])
+
+
+def test_same_seed_same_weights_other_seed_differs(data):
+    a, b = _train(data), _train(data)
+    np.testing.assert_array_equal(_weights(a), _weights(b))
+    np.testing.assert_array_equal(a.history["val_loss"], b.history["val_loss"])
+    c = _train(data, seed=12)
+    assert not np.array_equal(_weights(a), _weights(c))
+    assert not np.array_equal(a.val_indices, c.val_indices)
+
+
+def test_resume_after_interruption_equals_uninterrupted_run(data, tmp_path):
+    full = _train(data)
+    ckpt = tmp_path / "ckpt"
+
+    def stop_at_epoch_8(info):
+        if info["epoch"] == 7:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _train(data, checkpoint=ckpt, checkpoint_every=5, callback=stop_at_epoch_8)
+    assert ckpt.with_name("ckpt.json").exists()
+    resumed = _train(data, checkpoint=ckpt, checkpoint_every=5)
+    np.testing.assert_array_equal(_weights(resumed), _weights(full))
+    np.testing.assert_array_equal(resumed.history["train_loss"], full.history["train_loss"])
+    # a checkpoint of another run is refused, not silently mixed in
+    with pytest.raises(ValueError, match="different run"):
+        _train(data, checkpoint=ckpt, hidden=(8, 8))
+
+
+def test_weighted_loss_is_the_stated_formula(data):
+    x, y = data
+    sigma = 0.01 * y
+    res = _train(data, loss="weighted", sigma=sigma, dtype="float64")
+    v = res.val_indices
+    pred = res.emulator.predict_numpy(x[v])
+    direct = np.mean(((pred - y[v]) / sigma[v]) ** 2)
+    assert res.summary["best_val_loss"] == pytest.approx(direct, rel=1e-4)
+
+
+def test_divergence_stops_with_clear_error(data):
+    with pytest.raises(TrainingError, match="lower the learning rate"):
+        _train(data, stages=(Stage(1e30, 32, 3, 5),))
+
+
+def test_bad_input_is_named(data):
+    x, y = data
+    y_bad = y.copy()
+    y_bad[3, 5] = np.nan
+    with pytest.raises(
+        ValueError, match=r"outputs has 1 NaN/inf values in 1 rows \(first rows: \[3\]\)"
+    ):
+        train_emulator(x, y_bad, parameters=NAMES)
+    with pytest.raises(ValueError, match=r"params must be \(n_samples, 3\)"):
+        train_emulator(x, y, parameters=NAMES[:3])
+    with pytest.raises(ValueError, match="did you mean 'pca'"):
+        train_emulator(x, y, parameters=NAMES, kind="pcaa")
+    with pytest.raises(ValueError, match="needs sigma"):
+        train_emulator(x, y, parameters=NAMES, loss="weighted")
+    with pytest.raises(ValueError, match="modes must have 60 entries"):
+        train_emulator(x, y, parameters=NAMES, modes=X_GRID[:10])
