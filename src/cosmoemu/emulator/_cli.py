@@ -38,7 +38,36 @@ def train(config: str, no_progress: bool) -> None:
 
 @click.command()
 @click.argument("emulator")
-@click.argument("data", type=click.Path())
-def validate(emulator: str, data: str) -> None:
-    """Accuracy report of EMULATOR (name or path) against the spectra in DATA (a store)."""
-    raise click.ClickException("`cosmoemu validate` is not implemented yet")
+@click.argument("data", type=click.Path(exists=True, file_okay=False))
+@click.option(
+    "--out",
+    "out_dir",
+    default="accuracy_report",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Directory for the page and plots.",
+)
+@click.option("--label", default=None, help="Report name (default: the data directory's name).")
+@click.option("--no-timing", is_flag=True, help="Skip the prediction-time measurement.")
+def validate(emulator: str, data: str, out_dir: str, label: str | None, no_timing: bool) -> None:
+    """Accuracy report of EMULATOR against the spectra in DATA (a store never used in training).
+
+    EMULATOR is a shipped name, a model path, a comma-separated list of them, or `all`.
+    Writes OUT/LABEL.md with percentiles of the error and one PNG of 68/95/99 % bands each.
+    """
+    from ._registry import list_emulators
+    from ._validate import validate_emulators
+
+    names = list_emulators() if emulator == "all" else [e for e in emulator.split(",") if e]
+    try:
+        md, results = validate_emulators(names, data, out_dir, label=label, timing=not no_timing)
+    except (ValueError, FileNotFoundError) as err:
+        raise click.ClickException(str(err)) from err
+    for r in results:
+        pc = r.percentiles()
+        unit = "sigma_ell" if r.metric == "sigma" else "relative"
+        click.echo(
+            f"{r.name:20s} n={len(r.params):5d}  max error ({unit}): median "
+            f"{pc['p50']:.3g}, 99% {pc['p99']:.3g}, max {pc['p100']:.3g}"
+        )
+    click.echo(f"report: {md}")

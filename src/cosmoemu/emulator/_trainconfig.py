@@ -305,7 +305,13 @@ def train_from_config(
         progress=progress,
         provenance=provenance,
     )
-    files = save_emulator(result.emulator, cfg.output, description=cfg.description)
+    files = save_emulator(
+        result.emulator,
+        cfg.output,
+        description=cfg.description,
+        quantity=cfg.quantity,
+        error_model=cfg.error_model,
+    )
     result.summary["files"] = [str(f) for f in files]
     return result
 
