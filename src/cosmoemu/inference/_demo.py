@@ -1,0 +1,58 @@
+"""The ``cosmoemu demo`` posterior: Planck 2018 plik_lite TTTEEE + low-ell TT + τ prior, ΛCDM.
+
+The config below is the same as ``examples/planck_lite_lcdm.yaml`` (a test keeps them equal).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["DEMO_CONFIG", "PLANCK2018", "PLANCK2018_NAME"]
+
+PLANCK2018_NAME = "Planck18 TTTEEE+lowE"
+
+# Planck 2018 VI, Table 2, TT,TE,EE+lowE (68 % limits): mean, std.
+PLANCK2018: dict[str, tuple[float, float]] = {
+    "omega_b": (0.02236, 0.00015),
+    "omega_cdm": (0.1202, 0.0014),
+    "tau_reio": (0.0544, 0.0073),
+    "ln10^{10}A_s": (3.045, 0.016),
+    "n_s": (0.9649, 0.0044),
+    "H0": (67.27, 0.60),
+    "sigma8": (0.8120, 0.0073),
+}
+
+DEMO_CONFIG: dict[str, Any] = {
+    "theory": {
+        "emulators": {
+            "cmb_tt": "lcdm_cmb_tt",
+            "cmb_te": "lcdm_cmb_te",
+            "cmb_ee": "lcdm_cmb_ee",
+            "derived": "lcdm_derived",
+        },
+    },
+    "likelihood": {
+        "planck_2018_lite": {"spectra": "TTTEEE", "low_ell_bins": True},
+    },
+    "params": {
+        "omega_b": {"prior": {"min": 0.019, "max": 0.026}, "ref": 0.02237},
+        "omega_cdm": {"prior": {"min": 0.08, "max": 0.17}, "ref": 0.1200},
+        "h": {"prior": {"min": 0.55, "max": 0.85}, "ref": 0.6736},
+        "tau_reio": {"prior": {"dist": "norm", "loc": 0.0544, "scale": 0.0073}, "ref": 0.0544},
+        "n_s": {"prior": {"min": 0.88, "max": 1.06}, "ref": 0.9649},
+        "ln10^{10}A_s": {"prior": {"min": 2.7, "max": 3.3}, "ref": 3.044},
+        "A_planck": {"prior": {"dist": "norm", "loc": 1.0, "scale": 0.0025}, "ref": 1.0},
+        "H0": {"derived": True},
+        "Omega_m": {"derived": True},
+        "sigma8": {"derived": True},
+        "S8": {"derived": True},
+        "thetastar": {"derived": True},
+    },
+    "sampler": {
+        "nuts": {"chains": 4, "warmup": 200, "target_rhat": 0.01, "target_ess": 1000,
+                 "max_draws": 5000, "seed": 0},
+    },
+    "output": "chains/planck_lite_lcdm",
+}
+
+PLOT_PARAMS = ["omega_b", "omega_cdm", "tau_reio", "ln10^{10}A_s", "n_s", "H0", "sigma8"]

@@ -1,0 +1,265 @@
+"""Posterior and sampler settings from a Cobaya-style YAML config.
+
+.. code-block:: yaml
+
+    theory:
+      emulators: {cmb_tt: lcdm_cmb_tt, cmb_te: lcdm_cmb_te, cmb_ee: lcdm_cmb_ee,
+                  derived: lcdm_derived}
+    likelihood:
+      planck_2018_lite: {spectra: TTTEEE, low_ell_bins: true}
+    params:
+      omega_b: {prior: {min: 0.019, max: 0.026}, ref: 0.0224, latex: \\Omega_\\mathrm{b}h^2}
+      tau_reio: {prior: {dist: norm, loc: 0.0544, scale: 0.0073}}
+      A_planck: {prior: {dist: norm, loc: 1.0, scale: 0.0025}}
+      H0: {derived: true}
+      omega_cdm: 0.12          # a number: fixed
+    sampler:
+      nuts: {chains: 4, target_rhat: 0.01, target_ess: 1000, seed: 1}
+    output: chains/planck_lite
+
+A parameter with a ``prior`` is sampled, a number or ``{value: x}`` is fixed, and
+``{derived: true}`` (or a mapping with only ``latex``) is derived. Likelihood entries are keyed by
+a name; the kind is the ``type`` field or, without it, the name (``planck_2018_lite``,
+``gaussian``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._config import check_choice, check_keys, get, load_yaml
+from .._errors import ConfigError, unknown_name_message
+from ..likelihoods import GaussianLikelihood, PlanckLite, load_plik_lite_data
+from ._nuts import INITS, NUTSConfig
+from ._posterior import Posterior
+from ._priors import prior_from_config
+from ._theory import PRODUCT_KEYS, EmulatorTheory, load_theory
+
+__all__ = ["RunConfig", "load_run_config", "posterior_from_config", "LIKELIHOOD_TYPES"]
+
+TOP_KEYS = ("theory", "likelihood", "params", "sampler", "output")
+LIKELIHOOD_TYPES = ("planck_2018_lite", "gaussian")
+# YAML name -> NUTSConfig field
+NUTS_KEYS = {
+    "chains": "num_chains",
+    "warmup": "num_warmup",
+    "block_size": "block_size",
+    "max_draws": "max_draws",
+    "min_draws": "min_draws",
+    "target_rhat": "target_rhat",
+    "target_ess": "target_ess",
+    "target_accept": "target_accept",
+    "max_tree_depth": "max_num_doublings",
+    "init": "init",
+    "optimizer_steps": "optimizer_steps",
+    "init_scale": "init_scale",
+}
+
+
+@dataclass
+class RunConfig:
+    """Everything ``cosmoemu sample`` needs from a config.
+
+    Attributes:
+        posterior: the target.
+        nuts: sampler settings.
+        seed: PRNG seed (``sampler.nuts.seed``, default 0).
+        reference: starting values from the ``ref`` fields.
+        output: output root (``output``), or None.
+        config: the config as read (written next to the chains).
+    """
+
+    posterior: Posterior
+    nuts: NUTSConfig
+    seed: int
+    reference: dict[str, float]
+    output: str | None
+    config: dict[str, Any]
+
+
+def _likelihood(name: str, cfg: Any) -> Any:
+    where = f"likelihood.{name}"
+    cfg = {} if cfg is None else cfg
+    if not isinstance(cfg, Mapping):
+        raise ConfigError(where, f"expected a mapping of options, got {cfg!r}")
+    kind = get(cfg, "type", str, name, where=where)
+    if kind not in LIKELIHOOD_TYPES:
+        field = f"{where}.type" if "type" in cfg else where
+        raise ConfigError(field, unknown_name_message("likelihood", kind, LIKELIHOOD_TYPES))
+    if kind == "planck_2018_lite":
+        check_keys(cfg, ("type", "spectra", "low_ell_bins", "data_file"), where)
+        spectra = check_choice(get(cfg, "spectra", str, "TTTEEE", where=where), ("TTTEEE", "TT"),
+                               f"{where}.spectra")
+        low = get(cfg, "low_ell_bins", bool, False, where=where)
+        data = None
+        if "data_file" in cfg:
+            path = get(cfg, "data_file", str, where=where)
+            try:
+                data = load_plik_lite_data(path)
+            except FileNotFoundError as err:
+                raise ConfigError(f"{where}.data_file", str(err)) from err
+        return PlanckLite(spectra, low_ell_bins=low, data=data)
+    check_keys(cfg, ("type", "params", "mean", "cov"), where)
+    params = get(cfg, "params", list, where=where)
+    try:
+        return GaussianLikelihood(params, np.asarray(get(cfg, "mean", list, where=where), float),
+                                  np.asarray(get(cfg, "cov", list, where=where), float))
+    except ValueError as err:
+        raise ConfigError(where, str(err)) from err
+
+
+def _theory(cfg: Any, emulators: Mapping[str, Any] | None) -> EmulatorTheory | None:
+    if cfg is None and not emulators:
+        return None
+    cfg = cfg or {}
+    check_keys(cfg, ("emulators", "omega_nu"), "theory")
+    spec = get(cfg, "emulators", dict, {}, where="theory")
+    for key, value in spec.items():
+        if key not in PRODUCT_KEYS:
+            raise ConfigError(f"theory.emulators.{key}",
+                              unknown_name_message("theory product", key, PRODUCT_KEYS))
+        if not isinstance(value, str):
+            raise ConfigError(f"theory.emulators.{key}",
+                              f"expected an emulator name or model path, got {value!r}")
+    given = dict(emulators or {})
+    to_load = {k: v for k, v in spec.items() if k not in given}
+    names = {**{k: str(v) for k, v in spec.items()}, **{k: k for k in given if k not in spec}}
+    if to_load:
+        for key, value in to_load.items():
+            try:
+                given[key] = load_theory({key: value}).emulators[key]
+            except (FileNotFoundError, KeyError, ValueError, OSError) as err:
+                raise ConfigError(f"theory.emulators.{key}",
+                                  f"cannot load emulator {value!r}: {err}") from err
+    kwargs = {}
+    if "omega_nu" in cfg:
+        kwargs["omega_nu"] = get(cfg, "omega_nu", float, where="theory")
+    try:
+        return EmulatorTheory(given, names=names, **kwargs)
+    except ValueError as err:
+        raise ConfigError("theory.emulators", str(err)) from err
+
+
+def _ref(name: str, value: Any) -> float:
+    where = f"params.{name}.ref"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, Mapping):
+        check_keys(value, ("dist", "loc", "scale", "min", "max"), where)
+        if "loc" in value:
+            return get(value, "loc", float, where=where)
+        if "min" in value and "max" in value:
+            return 0.5 * (get(value, "min", float, where=where) +
+                          get(value, "max", float, where=where))
+    raise ConfigError(where, f"expected a number or {{dist: norm, loc: m, scale: s}}, "
+                             f"got {value!r}")
+
+
+def _params(cfg: Mapping[str, Any]):
+    priors, fixed, derived, labels, reference = {}, {}, [], {}, {}
+    for name, entry in cfg.items():
+        name = str(name)
+        where = f"params.{name}"
+        if isinstance(entry, bool):
+            raise ConfigError(where, f"expected a number or a mapping, got {entry!r}")
+        if isinstance(entry, int | float):
+            fixed[name] = float(entry)
+            continue
+        if entry is None:
+            entry = {"derived": True}
+        if not isinstance(entry, Mapping):
+            raise ConfigError(where, f"expected a number or a mapping, got {entry!r}")
+        if "latex" in entry:
+            labels[name] = str(get(entry, "latex", str, where=where))
+        if "prior" in entry:
+            check_keys(entry, ("prior", "ref", "latex", "proposal"), where)
+            priors[name] = prior_from_config(entry["prior"], f"{where}.prior")
+            if "ref" in entry:
+                reference[name] = _ref(name, entry["ref"])
+        elif "value" in entry:
+            check_keys(entry, ("value", "latex"), where)
+            fixed[name] = get(entry, "value", float, where=where)
+        else:
+            check_keys(entry, ("derived", "latex"), where)
+            if get(entry, "derived", bool, True, where=where) is not True:
+                raise ConfigError(where, "needs a prior (sampled), a value (fixed) or "
+                                         "derived: true")
+            derived.append(name)
+    return priors, fixed, derived, labels, reference
+
+
+def posterior_from_config(
+    config: Mapping[str, Any] | str | Path, *, emulators: Mapping[str, Any] | None = None
+) -> Posterior:
+    """The :class:`Posterior` a config describes (see the module docstring for the layout).
+
+    Args:
+        config: a mapping or a YAML file path.
+        emulators: product key → emulator object, used instead of (or besides)
+            ``theory.emulators`` (e.g. emulators built in Python).
+
+    Raises:
+        ConfigError: naming the field: unknown parameter/likelihood/product names, bad priors,
+            a prior outside the emulator box, missing data files.
+    """
+    return load_run_config(config, emulators=emulators).posterior
+
+
+def load_run_config(
+    config: Mapping[str, Any] | str | Path, *, emulators: Mapping[str, Any] | None = None
+) -> RunConfig:
+    """Posterior, sampler settings, seed, reference point and output root from a config."""
+    cfg = load_yaml(config) if isinstance(config, str | Path) else dict(config)
+    check_keys(cfg, TOP_KEYS)
+    likes = get(cfg, "likelihood", dict)
+    if not likes:
+        raise ConfigError("likelihood", "give at least one likelihood")
+    likelihoods = {str(n): _likelihood(str(n), c) for n, c in likes.items()}
+    params_cfg = get(cfg, "params", dict)
+    priors, fixed, derived, labels, reference = _params(params_cfg)
+    theory = _theory(cfg.get("theory"), emulators)
+    posterior = Posterior(priors, likelihoods, theory=theory, fixed=fixed, derived=derived,
+                          labels=labels)
+    for name, value in reference.items():
+        lo, hi = posterior.priors[posterior.sampled.index(name)].support
+        if not lo < value < hi:
+            raise ConfigError(f"params.{name}.ref", f"{value} is outside the prior [{lo}, {hi}]")
+    nuts, seed = _sampler(cfg.get("sampler"))
+    output = get(cfg, "output", str, None)
+    return RunConfig(posterior, nuts, seed, reference, output, cfg)
+
+
+def _sampler(cfg: Any) -> tuple[NUTSConfig, int]:
+    if cfg is None:
+        return NUTSConfig(), 0
+    if not isinstance(cfg, Mapping):
+        raise ConfigError("sampler", f"expected a mapping like {{nuts: {{...}}}}, got {cfg!r}")
+    check_keys(cfg, ("nuts",), "sampler")
+    nuts = cfg.get("nuts") or {}
+    where = "sampler.nuts"
+    check_keys(nuts, (*NUTS_KEYS, "seed"), where)
+    types = {f.name: f.type for f in fields(NUTSConfig)}
+    kwargs: dict[str, Any] = {}
+    for key, attr in NUTS_KEYS.items():
+        if key not in nuts:
+            continue
+        kind = {"int": int, "float": float, "str": str}[types[attr]]
+        value = get(nuts, key, kind, where=where)
+        if kind is int and value < (0 if key == "warmup" else 1):
+            raise ConfigError(f"{where}.{key}", f"must be >= 1, got {value}")
+        if kind is float and not (math.isfinite(value) and value > 0):
+            raise ConfigError(f"{where}.{key}", f"must be a positive number, got {value}")
+        kwargs[attr] = value
+    if "init" in kwargs:
+        check_choice(kwargs["init"], INITS, f"{where}.init")
+    try:
+        config = NUTSConfig(**kwargs)
+    except ValueError as err:
+        raise ConfigError(where, str(err)) from err
+    return config, get(nuts, "seed", int, 0, where=where)

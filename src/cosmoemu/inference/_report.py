@@ -1,0 +1,140 @@
+"""Run a config end to end: sample, write chains, summary table, triangle plot, JSON record."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from ._chains import write_chains
+from ._from_config import RunConfig
+from ._plots import triangle_plot
+from ._sample import SampleResult, sample_posterior
+from ._summary import ParamSummary, format_table, summarize
+
+__all__ = ["RunReport", "run_config"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class RunReport:
+    """What :func:`run_config` produced.
+
+    Attributes:
+        result: chains and sampler record.
+        summary: per-parameter summaries (sampled, then derived).
+        table: the summary as text (with reference values and shifts when given).
+        files: paths written (chains, paramnames, config, summary, plot).
+        record: JSON-ready dict (means, stds, R-hat, ESS, divergences, timings, …).
+    """
+
+    result: SampleResult
+    summary: list[ParamSummary]
+    table: str
+    files: list[Path]
+    record: dict[str, Any]
+
+
+def run_config(
+    run: RunConfig,
+    output: str | Path | None,
+    *,
+    seed: int | None = None,
+    reference: Mapping[str, tuple[float, float]] | None = None,
+    reference_name: str = "reference",
+    plot: bool = True,
+    plot_params: list[str] | None = None,
+    progress: bool = True,
+    t_start: float | None = None,
+) -> RunReport:
+    """Sample ``run.posterior`` and write everything under the output root.
+
+    Args:
+        run: from :func:`~cosmoemu.inference.load_run_config`.
+        output: output root (``DIR/name``); None writes nothing.
+        seed: overrides ``run.seed``.
+        reference: name → (mean, std) shown beside the posterior, with the shift in σ.
+        reference_name: column title for ``reference``.
+        plot: draw the triangle plot (``ROOT.triangle.png``).
+        plot_params: parameters in the plot (default: sampled ones).
+        progress: progress bar.
+        t_start: ``time.perf_counter()`` when the user's command started (for the wall time).
+
+    Returns:
+        :class:`RunReport`.
+    """
+    t_start = time.perf_counter() if t_start is None else t_start
+    seed = run.seed if seed is None else int(seed)
+    result = sample_posterior(run.posterior, jax.random.key(seed), run.nuts,
+                              reference=run.reference, progress=progress)
+    chains = result.chains
+    summary = summarize(chains)
+    table = format_table(summary, reference, reference_name)
+    files: list[Path] = []
+    t_out = time.perf_counter()
+    if output is not None:
+        root = Path(output)
+        config = dict(run.config)
+        files += write_chains(root, chains, config)
+        text = root.parent / f"{root.name}.summary.txt"
+        text.write_text(table + "\n")
+        files.append(text)
+        if plot:
+            names = plot_params or list(chains.names)
+            files.append(triangle_plot(chains, root.parent / f"{root.name}.triangle.png", names))
+    nuts = result.nuts
+    timings = {k: round(v, 3) for k, v in result.timings.items()}
+    timings["output"] = round(time.perf_counter() - t_out, 3)
+    record = {
+        "seed": seed,
+        "converged": bool(nuts.converged),
+        "stop_reason": nuts.stop_reason,
+        "num_chains": int(nuts.positions.shape[0]),
+        "draws_per_chain": int(nuts.num_draws),
+        "divergences": result.divergences,
+        "warmup_divergences": int(nuts.warmup_divergences),
+        "step_size": [float(s) for s in nuts.step_size],
+        "mean_acceptance": float(np.mean(nuts.acceptance)),
+        "mean_leapfrog_steps": float(np.mean(nuts.num_steps)),
+        "gradient_evaluations": int(np.sum(nuts.num_steps)),
+        "params": {
+            s.name: {
+                "mean": s.mean, "std": s.std, "lower68": s.lower68, "upper68": s.upper68,
+                "rhat": s.rhat, "ess_bulk": s.ess_bulk, "ess_tail": s.ess_tail,
+                **({"reference_mean": reference[s.name][0],
+                    "reference_std": reference[s.name][1],
+                    "shift_sigma": (s.mean - reference[s.name][0]) / reference[s.name][1]}
+                   if reference and s.name in reference else {}),
+            }
+            for s in summary
+        },
+        "timings_s": timings,
+        "wall_time_s": round(time.perf_counter() - t_start, 3),
+        "files": [str(f) for f in files],
+    }
+    return RunReport(result, summary, table, files, record)
+
+
+def write_json(record: Mapping[str, Any], path: str | Path) -> Path:
+    """Write a run record as JSON (NaN as null)."""
+    def clean(o: Any) -> Any:
+        if isinstance(o, float) and not np.isfinite(o):
+            return None
+        if isinstance(o, Mapping):
+            return {k: clean(v) for k, v in o.items()}
+        if isinstance(o, list | tuple):
+            return [clean(v) for v in o]
+        return o
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(clean(dict(record)), indent=2) + "\n")
+    return path

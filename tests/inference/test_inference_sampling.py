@@ -1,0 +1,150 @@
+"""NUTS on a Gaussian posterior with known moments; chain files, GetDist, summaries, the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from cosmoemu.cli import main
+from cosmoemu.inference import (
+    NUTSConfig,
+    load_run_config,
+    read_chains,
+    sample_posterior,
+    summarize,
+    write_chains,
+)
+
+# Gaussian likelihood in (a, h, c) with wide priors; c also has a N(0, 2) prior.
+MEAN = np.array([0.3, 0.7, 2.0])
+COV = np.array([[0.01, 0.001, 0.0], [0.001, 0.0004, 0.0], [0.0, 0.0, 1.0]])
+CONFIG = {
+    "likelihood": {"gauss": {"type": "gaussian", "params": ["a", "h", "c"],
+                             "mean": MEAN.tolist(), "cov": COV.tolist()}},
+    "params": {
+        "a": {"prior": {"min": -1.0, "max": 1.5}, "latex": r"\alpha"},
+        "h": {"prior": {"min": 0.5, "max": 0.9}, "ref": 0.68},
+        "c": {"prior": {"dist": "norm", "loc": 0.0, "scale": 2.0}},
+        "H0": {"derived": True},
+    },
+    "sampler": {"nuts": {"chains": 4, "seed": 7, "target_ess": 1000}},
+}
+# Posterior moments: a, h as the likelihood (the priors are flat over > 10 σ); c combines
+# N(2, 1) with N(0, 2²): variance 1/(1 + 1/4) = 0.8, mean 0.8 · 2 = 1.6.
+POST_MEAN = {"a": 0.3, "h": 0.7, "c": 1.6, "H0": 70.0}
+POST_STD = {"a": 0.1, "h": 0.02, "c": np.sqrt(0.8), "H0": 2.0}
+
+
+@pytest.fixture(scope="module")
+def run():
+    cfg = load_run_config(CONFIG)
+    result = sample_posterior(cfg.posterior, jax.random.key(cfg.seed), cfg.nuts,
+                              reference=cfg.reference, progress=False)
+    return cfg, result
+
+
+def test_nuts_recovers_known_moments(run):
+    _, result = run
+    assert result.converged, result.nuts.stop_reason
+    assert result.divergences == 0
+    chains = result.chains
+    for s in summarize(chains):
+        ess = min(s.ess_bulk, s.ess_tail)
+        assert ess >= 1000 and s.rhat - 1 < 0.01
+        z_mean = (s.mean - POST_MEAN[s.name]) / (POST_STD[s.name] / np.sqrt(s.ess_bulk))
+        assert abs(z_mean) < 4.5, (s.name, s.mean, z_mean)
+        # the std's relative Monte-Carlo error is about 1/sqrt(2 ESS)
+        assert abs(s.std / POST_STD[s.name] - 1) < 4.5 / np.sqrt(2 * ess), (s.name, s.std)
+    corr = np.corrcoef(chains.column("a").ravel(), chains.column("h").ravel())[0, 1]
+    assert corr == pytest.approx(0.5, abs=0.08)
+    np.testing.assert_allclose(chains.column("H0"), 100 * chains.column("h"), rtol=1e-6)
+
+
+def test_minuslogpost_column_is_the_physical_log_posterior(run):
+    cfg, result = run
+    chains = result.chains
+    x = chains.samples.reshape(-1, 3)[:50]
+    with jax.enable_x64(True):
+        want = -np.asarray(jax.vmap(cfg.posterior.logpost)(jnp.asarray(x)))
+    np.testing.assert_allclose(chains.minuslogpost.reshape(-1)[:50], want, rtol=1e-5, atol=1e-4)
+
+
+def test_chain_files_round_trip_and_getdist(run, tmp_path):
+    from getdist import loadMCSamples
+
+    cfg, result = run
+    chains = result.chains
+    root = tmp_path / "out" / "gauss"
+    write_chains(root, chains, cfg.config)
+    first = (tmp_path / "out" / "gauss.1.txt").read_text().splitlines()[0]
+    assert first == "#  weight  minuslogpost  a  h  c  H0"
+    back = read_chains(root)
+    assert back.names == ("a", "h", "c") and back.derived_names == ("H0",)
+    np.testing.assert_allclose(back.values, chains.values, rtol=1e-9)
+    np.testing.assert_allclose(back.minuslogpost, chains.minuslogpost, rtol=1e-9)
+    assert yaml.safe_load((tmp_path / "out" / "gauss.input.yaml").read_text()) == CONFIG
+    gd = loadMCSamples(str(root), settings={"ignore_rows": 0})
+    pars = gd.getParamNames()
+    assert [p.name for p in pars.names] == ["a", "h", "c", "H0"]
+    assert pars.parWithName("a").label == r"\alpha"
+    assert pars.parWithName("H0").isDerived and not pars.parWithName("h").isDerived
+    np.testing.assert_allclose(gd.getMeans(), chains.values.reshape(-1, 4).mean(0), rtol=1e-8)
+    np.testing.assert_allclose(gd.loglikes, chains.minuslogpost.reshape(-1), rtol=1e-9)
+    assert gd.numrows == chains.values.shape[0] * chains.values.shape[1]
+
+
+def test_summary_matches_numpy(run):
+    _, result = run
+    chains = result.chains
+    rows = {s.name: s for s in summarize(chains)}
+    x = chains.column("c").ravel()
+    assert rows["c"].mean == pytest.approx(x.mean(), rel=1e-12)
+    assert rows["c"].std == pytest.approx(x.std(), rel=1e-12)
+    lo, hi = np.quantile(x, [0.158655, 0.841345])
+    assert rows["c"].lower68 == pytest.approx(lo, abs=0.02)
+    assert rows["c"].upper68 == pytest.approx(hi, abs=0.02)
+
+
+def test_cli_sample_runs_a_config(tmp_path):
+    path = tmp_path / "gauss.yaml"
+    path.write_text(yaml.safe_dump(CONFIG, sort_keys=False))
+    root = tmp_path / "cli" / "g"
+    res = CliRunner().invoke(main, ["sample", str(path), "--output", str(root), "--no-cache",
+                                    "--no-progress", "--json", str(tmp_path / "rec.json")])
+    assert res.exit_code == 0, res.output
+    assert "converged" in res.output and "R-hat" in res.output
+    for suffix in (".1.txt", ".4.txt", ".paramnames", ".input.yaml", ".summary.txt",
+                   ".triangle.png"):
+        assert (tmp_path / "cli" / f"g{suffix}").stat().st_size > 0
+    rec = json.loads((tmp_path / "rec.json").read_text())
+    assert rec["converged"] and rec["divergences"] == 0 and rec["seed"] == 7
+    h = rec["params"]["h"]
+    assert abs(h["mean"] - 0.7) < 4.5 * 0.02 / np.sqrt(h["ess_bulk"])
+    assert rec["wall_time_s"] > 0 and "sampling" in rec["timings_s"]
+
+
+def test_cli_sample_bad_config_names_the_field(tmp_path):
+    bad = {**CONFIG, "params": {**CONFIG["params"], "b": {"prior": {"min": 0, "max": 1}}}}
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(bad, sort_keys=False))
+    res = CliRunner().invoke(main, ["sample", str(path), "--no-cache"])
+    assert res.exit_code != 0
+    assert "params.b" in res.output and "unknown parameter 'b'" in res.output
+
+
+@pytest.mark.slow
+def test_window_adaptation_recovers_known_moments():
+    cfg = load_run_config(CONFIG)
+    nuts = NUTSConfig(init="window", num_warmup=300)
+    result = sample_posterior(cfg.posterior, jax.random.key(3), nuts, reference=cfg.reference,
+                              progress=False)
+    assert result.converged
+    for s in summarize(result.chains):
+        z = (s.mean - POST_MEAN[s.name]) / (POST_STD[s.name] / np.sqrt(s.ess_bulk))
+        assert abs(z) < 4.5
