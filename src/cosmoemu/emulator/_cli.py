@@ -7,8 +7,14 @@ import click
 
 @click.command()
 @click.argument("config", type=click.Path(dir_okay=False))
+@click.option(
+    "--store",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Use this data store instead of the config's data.store.",
+)
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
-def train(config: str, no_progress: bool) -> None:
+def train(config: str, store: str | None, no_progress: bool) -> None:
     """Train an emulator from CONFIG (YAML: data, emulator, error_model, training, output).
 
     Re-running with `training.checkpoint` set resumes an interrupted run.
@@ -17,7 +23,7 @@ def train(config: str, no_progress: bool) -> None:
     from ._trainconfig import train_from_config
 
     try:
-        result = train_from_config(config, progress=not no_progress)
+        result = train_from_config(config, progress=not no_progress, store=store)
     except (ConfigError, FileNotFoundError) as err:
         raise click.ClickException(str(err)) from err
     emu = result.emulator

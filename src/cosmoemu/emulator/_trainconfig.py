@@ -104,6 +104,22 @@ def parse_train_config(cfg: Mapping[str, Any], base_dir: str | os.PathLike = "."
     if factor is not None:
         check_keys(factor, ("linear", "log", "const"), "emulator.factor")
 
+    for i, mw in enumerate(get(emu, "mode_weights", list, [], where="emulator")):
+        where = f"emulator.mode_weights[{i}]"
+        if not isinstance(mw, dict):
+            raise ConfigError(
+                where, f"must be a mapping {{modes: [low, high], weight: w}}, got {mw!r}"
+            )
+        check_keys(mw, ("modes", "weight"), where)
+        rng = get(mw, "modes", list, where=where)
+        w = get(mw, "weight", float, where=where)
+        if len(rng) != 2 or not rng[0] <= rng[1] or not w > 0:
+            raise ConfigError(
+                where,
+                f"needs modes: [low, high] with low <= high and weight > 0, "
+                f"got modes={rng}, weight={w}",
+            )
+
     em = get(cfg, "error_model", dict, None)
     if em is not None:
         check_keys(
@@ -204,13 +220,17 @@ def error_model_sigma(
 
 
 def train_from_config(
-    config: str | os.PathLike | Mapping[str, Any], *, progress: bool = True
+    config: str | os.PathLike | Mapping[str, Any],
+    *,
+    progress: bool = True,
+    store: str | os.PathLike | None = None,
 ) -> TrainResult:
     """Train and save the emulator a config describes (the ``cosmoemu train`` command).
 
     Args:
         config: path of a YAML file (relative paths in it are relative to the file), or a dict.
         progress: show progress bars.
+        store: a data store to use instead of the config's ``data.store``.
 
     Returns:
         The :class:`~cosmoemu.emulator.TrainResult`; the model is written to ``output.path``.
@@ -222,19 +242,21 @@ def train_from_config(
     else:
         raw, base = load_yaml(config), Path(config).resolve().parent
     cfg = parse_train_config(raw, base)
-    store = open_store(cfg.store)
-    if cfg.quantity not in store.quantities:
+    if store is not None:
+        cfg.store = Path(store)
+    ds = open_store(cfg.store)
+    if cfg.quantity not in ds.quantities:
         raise ConfigError(
-            "data.quantity", unknown_name_message("quantity", cfg.quantity, store.quantities)
+            "data.quantity", unknown_name_message("quantity", cfg.quantity, ds.quantities)
         )
     first, n_max = cfg.rows
-    stop = len(store) if n_max is None else min(len(store), first + n_max)
+    stop = len(ds) if n_max is None else min(len(ds), first + n_max)
     rows = np.arange(first, stop)
     if rows.size < 10:
         raise ConfigError("data", f"only {rows.size} samples selected from '{cfg.store}'")
-    x = store.params(rows)
-    y = store.load(cfg.quantity, rows)
-    modes = store.modes(cfg.quantity)
+    x = ds.params(rows)
+    y = ds.load(cfg.quantity, rows)
+    modes = ds.modes(cfg.quantity)
     mode_label = "ell" if cfg.quantity in ("tt", "te", "ee", "bb", "pp") else "name"
     if y.ndim != 2:
         raise ConfigError(
@@ -250,11 +272,11 @@ def train_from_config(
         cols = [names.index(o) for o in cfg.outputs]
         y, modes = y[:, cols], np.asarray(cfg.outputs)
     box = cfg.box
-    if box is None and store.manifest is not None:
-        p = store.manifest["parameters"]
+    if box is None and ds.manifest is not None:
+        p = ds.manifest["parameters"]
         box = {n: (lo, hi) for n, lo, hi in zip(p["names"], p["low"], p["high"], strict=True)}
     if box is not None:
-        missing = [p for p in store.param_names if p not in box]
+        missing = [p for p in ds.param_names if p not in box]
         if missing:
             raise ConfigError("data.box", f"no box for {missing}")
     else:
@@ -264,11 +286,13 @@ def train_from_config(
     sigma = None
     if cfg.error_model is not None:
         sigma = error_model_sigma(
-            cfg.error_model, cfg.quantity, y, modes, lambda q: store.load(q, rows)
+            cfg.error_model, cfg.quantity, y, modes, lambda q: ds.load(q, rows)
         )
     feature_scale: Any = "std"
     if emu.get("feature_scale") == "error_model":
-        feature_scale = _feature_scale_from_sigma(x, y, sigma, emu, store.param_names)
+        feature_scale = _feature_scale_from_sigma(x, y, sigma, emu, ds.param_names)
+    if emu.get("mode_weights"):
+        feature_scale = apply_mode_weights(feature_scale, y, modes, emu["mode_weights"])
     tr = cfg.training
     provenance = {
         "config": cfg.raw,
@@ -280,7 +304,7 @@ def train_from_config(
     result = train_emulator(
         x,
         y,
-        parameters=store.param_names,
+        parameters=ds.param_names,
         modes=modes,
         mode_label=mode_label,
         box=box,
@@ -314,6 +338,26 @@ def train_from_config(
     )
     result.summary["files"] = [str(f) for f in files]
     return result
+
+
+def apply_mode_weights(
+    feature_scale: str | np.ndarray, y: np.ndarray, modes: np.ndarray, weights: list[dict]
+) -> np.ndarray:
+    """Divide the feature scale of modes in ``[low, high]`` by ``weight``.
+
+    A weight w > 1 asks for w times smaller errors there: those modes count w^2 times more in
+    the loss and PCA keeps more components for them. Use it where a max-over-modes metric is
+    dominated by a few modes (e.g. the reionisation bump of C_ell^EE at ell < 30).
+    """
+    if isinstance(feature_scale, str):  # "std": standard deviation of each mode
+        feature_scale = np.std(y, axis=0)
+        feature_scale = np.where(feature_scale > 0, feature_scale, 1.0)
+    scale = np.array(feature_scale, np.float64)
+    labels = np.asarray(modes, np.float64)
+    for mw in weights:
+        lo, hi = mw["modes"]
+        scale[(labels >= lo) & (labels <= hi)] /= float(mw["weight"])
+    return scale
 
 
 def _feature_scale_from_sigma(x, y, sigma, emu, names) -> np.ndarray:
