@@ -45,8 +45,8 @@ def _echo_report(report, json_path: str | None, title: str) -> None:
         f"{rec['mean_acceptance']:.2f}, {rec['mean_leapfrog_steps']:.1f} leapfrog steps per draw"
     )
     t = rec["timings_s"]
-    parts = [f"{k} {t[k]:.1f}" for k in ("mode", "warmup", "sampling", "postprocess", "output")
-             if k in t]
+    parts = [f"{k} {t[k]:.1f}" for k in ("mode", "compile_wait", "warmup", "sampling",
+                                         "output") if k in t]
     click.echo(f"wall time {rec['wall_time_s']:.1f} s ({', '.join(parts)}; compilation included)")
     for f in rec["files"]:
         click.echo(f"  wrote {f}")

@@ -101,12 +101,13 @@ class NUTSResult:
         acceptance: ``(n_chains, n_draws)`` mean acceptance probability of each transition.
         num_steps: ``(n_chains, n_draws)`` leapfrog steps of each transition.
         step_size: ``(n_chains,)`` adapted step sizes.
-        inverse_mass_matrix: ``(n_chains, d, d)``.
+        inverse_mass_matrix: ``(d, d)``, shared by the chains.
         diagnostics: per parameter ``rhat``, ``ess_bulk``, ``ess_tail`` (``(d,)`` arrays).
         converged: whether the targets were met.
         stop_reason: why sampling stopped, in words.
-        timings: seconds spent in ``mode``, ``metric``, ``warmup``, ``sampling``, ``total``
-            (compilation included where it happened).
+        timings: seconds spent in ``mode``, ``compile_wait`` (waiting for the NUTS block's
+            compilation, which runs during the mode search), ``warmup``, ``sampling``,
+            ``total``.
         mode: the mode found (``(d,)``), or None for ``init="window"``.
         warmup_divergences: divergent transitions during warmup.
         observed: ``observe(u)`` at every kept draw, leaves shaped ``(n_chains, n_draws, …)``
@@ -135,15 +136,40 @@ class NUTSResult:
 
 # --------------------------------------------------------------------------- mode and metric
 @eqx.filter_jit
-def _hessian(logdensity, u):
-    value, grad = jax.value_and_grad(logdensity)(u)
-    return value, grad, jax.hessian(logdensity)(u)
+def _values_and_grads(logdensity, points):
+    return jax.vmap(jax.value_and_grad(logdensity))(points)
+
+
+def _batch_size(d: int, num_chains: int) -> int:
+    """One batch shape for every value-and-gradient call (mode search and chain starts)."""
+    return max(2 * d + 1, num_chains)
+
+
+def _evaluate(logdensity, points: np.ndarray, batch: int, dtype):
+    """Values and gradients at ``points`` ``(m, d)``, m <= batch, padded to one shape."""
+    m = len(points)
+    padded = np.concatenate([points, np.repeat(points[:1], batch - m, axis=0)])
+    values, grads = _values_and_grads(logdensity, jnp.asarray(padded, dtype))
+    return values[:m], grads[:m]
+
+
+def _local_fit(logdensity, u: np.ndarray, h: np.ndarray, dtype, batch: int):
+    """Value, gradient and central-difference Hessian (steps ``h``) at ``u``, float64 numpy.
+
+    The 2d + 1 gradients are one batched call of one compiled function: cheaper to compile than
+    forward-over-reverse autodiff, and in float32 as accurate (≈1e-4 relative at h ≈ σ/10).
+    """
+    d = len(u)
+    points = np.concatenate([u[None], u + np.diag(h), u - np.diag(h)])
+    values, grads = (np.asarray(a, np.float64)
+                     for a in _evaluate(logdensity, points, batch, dtype))
+    hess = (grads[1 : d + 1] - grads[d + 1 :]).T / (2.0 * h)
+    return values[0], grads[0], 0.5 * (hess + hess.T)
 
 
 def _newton_step(grad: np.ndarray, hess: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """Saddle-free Newton step for maximising: (step, inverse of |−H|, Newton decrement²)."""
-    h = -0.5 * (hess + hess.T)
-    lam, vec = np.linalg.eigh(h)
+    lam, vec = np.linalg.eigh(-hess)
     if not np.all(np.isfinite(lam)):
         raise FloatingPointError("the Hessian of the log-density is not finite")
     floor = 1e-10 * max(np.max(np.abs(lam)), 1e-300)
@@ -157,16 +183,26 @@ def find_mode(
     logdensity: Callable[[jax.Array], jax.Array],
     u0: jax.Array,
     max_steps: int = 100,
-    tol: float = 1e-4,
+    tol: float = 1e-3,
+    scale: np.ndarray | None = None,
+    batch: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Maximise ``logdensity`` from ``u0`` ``(d,)`` by saddle-free Newton with backtracking.
 
     Each iteration takes the Newton step with the Hessian's eigenvalues replaced by their
     absolute values (always an ascent direction), halving it until the log-density increases.
-    It stops when the Newton decrement gᵀ|H|⁻¹g (the expected gain, in log-density units,
-    times 2) falls below ``tol``. One compiled function (value, gradient and Hessian) serves all
-    iterations and trial points (for a handful of parameters a Hessian costs little, and one
-    compilation less matters more).
+    It stops when the Newton decrement gᵀ|H|⁻¹g (twice the expected gain in log-density)
+    falls below ``tol``. Hessians are central differences of gradients with steps of a tenth of
+    the current Laplace width (``scale``/100 at the start); one compiled, batched
+    value-and-gradient function serves every evaluation.
+
+    Args:
+        logdensity: log-density of ``u`` ``(d,)``.
+        u0: starting point ``(d,)``.
+        max_steps: most Newton iterations.
+        tol: Newton-decrement tolerance.
+        scale: rough scale of each coordinate for the first difference steps (default 1).
+        batch: batch size of the compiled value-and-gradient function (default 2d + 1).
 
     Returns:
         (mode ``(d,)``, inverse of −Hessian there ``(d, d)``, iterations), float64 numpy.
@@ -177,20 +213,21 @@ def find_mode(
     """
     dtype = jnp.asarray(u0).dtype
     u = np.asarray(u0, np.float64)
-    value, grad, hess = (np.asarray(a, np.float64) for a in _hessian(logdensity,
-                                                                      jnp.asarray(u, dtype)))
+    batch = batch or 2 * len(u) + 1
+    h = 0.01 * (np.ones_like(u) if scale is None else np.asarray(scale, np.float64))
+    value, grad, hess = _local_fit(logdensity, u, h, dtype, batch)
     if not np.isfinite(value):
         raise FloatingPointError(f"log-density is not finite at the starting point {u}")
     k = 0
     for k in range(1, max_steps + 1):  # noqa: B007 - k is reported
         step, inv, decrement = _newton_step(grad, hess)
+        h = 0.1 * np.sqrt(np.diag(inv))
         if decrement < tol:
             break
         # a Newton step longer than 10 Laplace widths is cut back first
         t = min(1.0, 10.0 / math.sqrt(decrement))
         for _ in range(30):
-            trial = [np.asarray(a, np.float64)
-                     for a in _hessian(logdensity, jnp.asarray(u + t * step, dtype))]
+            trial = _local_fit(logdensity, u + t * step, h, dtype, batch)
             if np.isfinite(trial[0]) and trial[0] >= value - 1e-6 * abs(value):
                 break
             t *= 0.5
@@ -199,8 +236,10 @@ def find_mode(
             break
         u = u + t * step
         value, grad, hess = trial
+    # the metric from differences at a tenth of the final widths
+    value, grad, hess = _local_fit(logdensity, u, 0.1 * np.sqrt(np.diag(inv)), dtype, batch)
     _, inv, decrement = _newton_step(grad, hess)
-    lam = np.linalg.eigvalsh(-0.5 * (hess + hess.T))
+    lam = np.linalg.eigvalsh(-hess)
     if lam.min() <= 0:
         logger.warning("the Hessian at the mode is not negative definite (eigenvalues of -H: "
                        "%s); its absolute values make the metric", lam)
@@ -212,21 +251,23 @@ def find_mode(
 
 # --------------------------------------------------------------------------- blocks
 @eqx.filter_jit
-def _run_block(logdensity, observe, positions, da_states, step_size, inv_mass, adapt, keys,
-               target_accept, max_num_doublings):
-    """``len(keys)`` NUTS steps of every chain from ``positions``; step sizes adapted where
-    ``adapt``; ``observe(u)`` recorded at every draw (when given)."""
+def _run_block(logdensity, observe, states, da_states, step_size, inv_mass, adapt, key,
+               block, target_accept, num_steps, max_num_doublings):
+    """``num_steps`` NUTS steps of every chain from ``states``; step sizes adapted where
+    ``adapt``; ``observe(u)`` recorded at every draw (when given). The keys of block number
+    ``block`` derive from ``key`` inside (no random-number code runs outside this function).
+    The log-density's gradient appears once in the graph (in the integrator)."""
+    keys = jax.random.split(jax.random.fold_in(key, block), (num_steps, states.position.shape[0]))
     kernel = blackjax.nuts.build_kernel()
     _, da_update, _ = dual_averaging_adaptation(target_accept)
-    states = jax.vmap(lambda p: blackjax.nuts.init(p, logdensity))(positions)
 
-    def one_chain(key, state, eps, imm):
-        return kernel(key, state, logdensity, eps, imm, max_num_doublings=max_num_doublings)
+    def one_chain(key, state, eps):
+        return kernel(key, state, logdensity, eps, inv_mass, max_num_doublings=max_num_doublings)
 
     def body(carry, keys_t):
         states, da, eps = carry
         eps_now = jnp.where(adapt, jnp.exp(da.log_step_size), eps)
-        states, info = jax.vmap(one_chain)(keys_t, states, eps_now, inv_mass)
+        states, info = jax.vmap(one_chain)(keys_t, states, eps_now)
         da_new = jax.vmap(da_update)(da, info.acceptance_rate)
         da = jax.tree.map(lambda a, b: jnp.where(adapt, a, b), da_new, da)
         extra = None if observe is None else jax.vmap(observe)(states.position)
@@ -235,7 +276,7 @@ def _run_block(logdensity, observe, positions, da_states, step_size, inv_mass, a
         return (states, da, eps_now), trace
 
     (states, da, _), trace = jax.lax.scan(body, (states, da_states, step_size), keys)
-    return states.position, da, trace
+    return states, da, trace
 
 
 @eqx.filter_jit
@@ -250,6 +291,42 @@ def _window(logdensity, keys, positions, num_steps, target_accept):
         return state, params["step_size"], params["inverse_mass_matrix"]
 
     return jax.vmap(one)(keys, positions)
+
+
+@eqx.filter_jit
+def _init_dual_averaging(step_size, target_accept):
+    da_init, _, _ = dual_averaging_adaptation(target_accept)
+    return jax.vmap(da_init)(step_size)
+
+
+class _AheadOfTime:
+    """Compile a jitted function in a background thread while the caller does other work.
+
+    ``lower`` traces on the calling thread (tracing needs the GIL); XLA compilation runs in the
+    thread (it releases the GIL), so on a machine with two or more cores the mode search and the
+    NUTS block compile at the same time. ``get()`` waits and returns the compiled function.
+    """
+
+    def __init__(self, fn, *args) -> None:
+        import threading
+
+        lowered = fn.lower(*args)
+        self._result: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                self._result["compiled"] = lowered.compile()
+            except BaseException as err:  # re-raised by get()
+                self._result["error"] = err
+
+        self._thread = threading.Thread(target=work, name="cosmoemu-compile", daemon=True)
+        self._thread.start()
+
+    def get(self):
+        self._thread.join()
+        if "error" in self._result:
+            raise self._result["error"]
+        return self._result["compiled"]
 
 
 def _strong(tree):
@@ -271,6 +348,7 @@ def sample_nuts(
     config: NUTSConfig | None = None,
     *,
     observe: Callable[[jax.Array], Any] | None = None,
+    scale: np.ndarray | None = None,
     progress: bool = True,
     desc: str = "NUTS",
 ) -> NUTSResult:
@@ -285,6 +363,7 @@ def sample_nuts(
         config: settings (:class:`NUTSConfig`).
         observe: optional ``u -> pytree`` recorded at every kept draw inside the compiled
             loop (physical values, derived quantities), in :attr:`NUTSResult.observed`.
+        scale: rough width of each coordinate ``(d,)``, for the mode search's first steps.
         progress: show a tqdm progress bar.
         desc: progress bar label.
 
@@ -300,7 +379,8 @@ def sample_nuts(
     position = position.astype(dtype)
     n = cfg.num_chains
     d = position.shape[-1]
-    key_init, key_warm, key_run = jax.random.split(key, 3)
+    # one NumPy generator seeded from the key for the host-side draws (starting points)
+    rng = np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel().tolist())
     n_warm_blocks = math.ceil(cfg.num_warmup / cfg.block_size) if cfg.num_warmup > 0 else 0
     max_blocks = math.ceil(cfg.max_draws / cfg.block_size)
     n_warm = n_warm_blocks * cfg.block_size
@@ -309,17 +389,31 @@ def sample_nuts(
                desc=desc, unit="step", leave=True)
     mode = None
     target = jnp.asarray(cfg.target_accept, dtype)
+    np_dtype = np.dtype(dtype)
+    batch = _batch_size(d, n)
+
+    def block_args(states, da, eps, imm, adapt, number):
+        # strong dtypes everywhere, so every block matches the one compiled function
+        states, da, eps, imm = _strong((states, da, eps, imm))
+        return (logdensity, observe, states, da, eps, imm, jnp.asarray(adapt), key,
+                jnp.asarray(number, jnp.int32), target, cfg.block_size, cfg.max_num_doublings)
+
+    # compile the NUTS block (the costliest compilation) while the mode is being found
+    da0 = _init_dual_averaging(np.ones(n, np_dtype), cfg.target_accept)
+    zeros = np.zeros((n, d), np_dtype)
+    example = blackjax.mcmc.hmc.HMCState(zeros, np.zeros(n, np_dtype), zeros)
+    ahead = _AheadOfTime(_run_block, *block_args(example, da0, np.ones(n, np_dtype),
+                                                 np.eye(d, dtype=np_dtype), True, 0))
 
     if cfg.init == "laplace":
         bar.set_postfix_str("finding the mode")
         u0 = position if position.ndim == 1 else position[0]
-        mode, inv_mass, n_iter = find_mode(logdensity, u0, cfg.optimizer_steps)
+        mode, inv_mass, n_iter = find_mode(logdensity, u0, cfg.optimizer_steps, scale=scale,
+                                           batch=batch)
         timings["mode"] = time.perf_counter() - t_start
         logger.info("mode after %d Newton steps: %s", n_iter, mode)
         chol = np.linalg.cholesky(inv_mass)
-        z = np.asarray(jax.random.normal(key_init, (n, d)), np.float64)
-        starts = mode + cfg.init_scale * z @ chol.T
-        inv_mass_c = np.broadcast_to(inv_mass, (n, d, d))
+        starts = mode + cfg.init_scale * rng.standard_normal((n, d)) @ chol.T
         step0 = np.full(n, 1.0)
         adapt_warmup = True
     else:
@@ -328,41 +422,42 @@ def sample_nuts(
         if starts.shape != (n, d):
             raise ValueError(f"init='window' needs ({n}, {d}) starting points, got {starts.shape}")
         t0 = time.perf_counter()
-        keys = jax.random.split(key_init, n)
+        keys = jax.random.split(jax.random.fold_in(key, 7919), n)
         n_window = max(cfg.num_warmup, 150)
         states_w, step0, inv_mass_c = _window(logdensity, keys, starts, n_window, target)
         starts = states_w.position
-        step0, inv_mass_c = np.asarray(step0), np.asarray(inv_mass_c)
-        timings["metric"] = time.perf_counter() - t0
+        # one metric for all chains: the mean of the chains' adapted ones
+        step0, inv_mass = np.asarray(step0), np.mean(np.asarray(inv_mass_c, np.float64), 0)
+        timings["mode"] = time.perf_counter() - t0
         bar.update(n_warm)
         n_warm_blocks = 0
         adapt_warmup = False
 
-    states = jnp.asarray(starts, dtype)
-    da_init, _, _ = dual_averaging_adaptation(cfg.target_accept)
-    da = jax.vmap(da_init)(jnp.asarray(step0, dtype))
-    eps = jnp.asarray(step0, dtype)
-    imm = jnp.asarray(inv_mass_c, dtype)
+    da = _init_dual_averaging(np.asarray(step0, np_dtype), cfg.target_accept)
+    starts = np.asarray(starts, np_dtype)
+    values, grads = _evaluate(logdensity, starts, batch, dtype)
+    positions = blackjax.mcmc.hmc.HMCState(starts, values, grads)
+    eps = np.asarray(step0, np_dtype)
+    imm = np.asarray(inv_mass, np_dtype)
+    t0 = time.perf_counter()
+    compiled = ahead.get()
+    timings["compile_wait"] = time.perf_counter() - t0
 
-    def block(states, da, eps, adapt, k):
-        # strong dtypes everywhere, so every block reuses one compiled function
-        states, da, eps = _strong((states, da, eps))
-        keys = jax.random.split(k, (cfg.block_size, n))
-        return _run_block(logdensity, observe, states, da, eps, imm, jnp.asarray(adapt), keys,
-                          target, cfg.max_num_doublings)
+    def block(positions, da, eps, adapt, number):
+        return compiled(*block_args(positions, da, eps, imm, adapt, number))
 
     t0 = time.perf_counter()
     warm_div = 0
     for b in range(n_warm_blocks):
         bar.set_postfix_str("warmup (first block compiles)" if b == 0 else "warmup")
-        states, da, trace = block(states, da, eps, adapt_warmup, jax.random.fold_in(key_warm, b))
-        warm_div += int(np.sum(np.asarray(trace[2])))
-        logger.debug("warmup block %d: %.2f s, mean leapfrog steps %.1f, step sizes %s", b,
-                     time.perf_counter() - t0, float(np.mean(trace[4])),
-                     np.asarray(jnp.exp(da.log_step_size_avg)))
+        positions, da, trace = block(positions, da, eps, adapt_warmup, b)
+        trace = jax.tree.map(np.asarray, trace)
+        warm_div += int(np.sum(trace[2]))
+        logger.debug("warmup block %d: %.2f s, mean leapfrog steps %.1f", b,
+                     time.perf_counter() - t0, float(np.mean(trace[4])))
         bar.update(cfg.block_size)
     if n_warm_blocks:
-        eps = jnp.exp(da.log_step_size_avg).astype(dtype)
+        eps = np.exp(np.asarray(da.log_step_size_avg, np.float64)).astype(np_dtype)
     timings["warmup"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -371,7 +466,7 @@ def sample_nuts(
     converged = False
     reason = f"reached max_draws = {max_blocks * cfg.block_size} per chain before the targets"
     for b in range(max_blocks):
-        states, da, trace = block(states, da, eps, False, jax.random.fold_in(key_run, b))
+        positions, da, trace = block(positions, da, eps, False, n_warm_blocks + b)
         traces.append(jax.tree.map(np.asarray, trace))
         bar.update(cfg.block_size)
         drawn = (b + 1) * cfg.block_size

@@ -251,6 +251,17 @@ class Posterior(eqx.Module):
             out.append((idx, bij))
         return tuple(out)
 
+    def coordinate_scale(self) -> np.ndarray:
+        """A rough width of each unconstrained coordinate ``(ndim,)``: the soft-wall scale for
+        intervals, the prior's scale for Gaussians, else 1 (first steps of a mode search)."""
+        scale = np.ones(self.ndim)
+        for i, p in enumerate(self.priors):
+            if isinstance(p, Normal):
+                scale[i] = p.scale
+        soft = [i for kind, idx in self._groups if kind == "soft" for i in idx]
+        scale[soft] = np.asarray(self.softness)[soft]
+        return scale
+
     def with_softness(self, softness: ArrayLike) -> Posterior:
         """The same posterior with other soft-wall scales ``(ndim,)`` (physical units).
 

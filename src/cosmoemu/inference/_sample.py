@@ -30,7 +30,7 @@ class SampleResult:
     Attributes:
         chains: physical draws, derived values and ``minuslogpost``.
         nuts: the unconstrained draws and sampler statistics.
-        timings: seconds per stage (``mode``, ``warmup``, ``sampling``, ``postprocess``,
+        timings: seconds per stage (``mode``, ``compile_wait``, ``warmup``, ``sampling``,
             ``total``), compilation included.
         posterior: the posterior as sampled (its soft-wall scales set by
             :func:`adapt_softness`); ``nuts`` positions are in its unconstrained coordinates.
@@ -65,6 +65,13 @@ class _Observer(eqx.Module):
 def _coords(posterior: Posterior, u: jax.Array):
     """Physical position and per-parameter log|dx/du| at ``u``."""
     return posterior.constrain(u), posterior._apply(u, "log_det_jacobian")
+
+
+@eqx.filter_jit
+def _inverse_coords(posterior: Posterior, x: jax.Array):
+    """Unconstrained position and per-parameter log|dx/du| at physical ``x``."""
+    u = posterior.unconstrain(x)
+    return u, posterior._apply(u, "log_det_jacobian")
 
 
 def _reference(posterior: Posterior, reference: Mapping[str, float] | None) -> np.ndarray:
@@ -105,18 +112,18 @@ def sample_posterior(
     t0 = time.perf_counter()
     dtype = jnp.zeros(()).dtype
     x_ref = _reference(posterior, reference)
-    u_ref = np.asarray(posterior.unconstrain(jnp.asarray(x_ref, dtype)), np.float64)
+    u_ref = np.asarray(_inverse_coords(posterior, jnp.asarray(x_ref, dtype))[0], np.float64)
     t_soft = 0.0
+    scale = posterior.coordinate_scale()
     if cfg.init == "laplace":
-        posterior, u_ref = adapt_softness(posterior, u_ref)
+        posterior, u_ref, scale = adapt_softness(posterior, u_ref)
         t_soft = time.perf_counter() - t0
     if cfg.init == "window":
         jitter = 0.1 * np.asarray(jax.random.normal(jax.random.fold_in(key, 1),
                                                     (cfg.num_chains, posterior.ndim)))
         u_ref = u_ref + jitter
     res = sample_nuts(posterior.logdensity, key, jnp.asarray(u_ref, dtype), cfg,
-                      observe=_Observer(posterior), progress=progress)
-    t1 = time.perf_counter()
+                      observe=_Observer(posterior), scale=scale, progress=progress)
     x, log_jac, derived = res.observed
     # the physical log-posterior: the sampled density without the change of variables
     logpost = res.logdensity.astype(np.float64) - np.asarray(log_jac, np.float64)
@@ -131,7 +138,6 @@ def sample_posterior(
     )
     timings = dict(res.timings)
     timings["mode"] = timings.get("mode", 0.0) + t_soft
-    timings["postprocess"] = time.perf_counter() - t1
     timings["total"] = time.perf_counter() - t0
     return SampleResult(chains=chains, nuts=res, timings=timings, posterior=posterior)
 
@@ -148,9 +154,11 @@ def adapt_softness(
     others (posteriors that reach a bound) keep the default.
 
     Returns:
-        (the posterior with new softness, the mode in its unconstrained coordinates).
+        (the posterior with new softness, the mode in its unconstrained coordinates, ten times
+        the Laplace width of each of those coordinates: a scale for the next mode search).
     """
-    u_mode, inv_u, _ = find_mode(posterior.logdensity, jnp.asarray(u0))
+    u_mode, inv_u, _ = find_mode(posterior.logdensity, jnp.asarray(u0),
+                                 scale=posterior.coordinate_scale())
     dtype = jnp.asarray(u0).dtype
     x, log_slope = (np.asarray(a, np.float64)
                     for a in _coords(posterior, jnp.asarray(u_mode, dtype)))
@@ -165,4 +173,6 @@ def adapt_softness(
             softness[i] = min(softness[i], (distance - 4.0 * sigma[i]) / 7.0)
     adapted = posterior.with_softness(softness)
     logger.info("soft-wall scales: %s", dict(zip(posterior.sampled, softness, strict=True)))
-    return adapted, np.asarray(adapted.unconstrain(jnp.asarray(x, dtype)), np.float64)
+    u_new, log_slope_new = (np.asarray(a, np.float64)
+                            for a in _inverse_coords(adapted, jnp.asarray(x, dtype)))
+    return adapted, u_new, 10.0 * sigma / np.exp(log_slope_new)

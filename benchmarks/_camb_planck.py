@@ -1,0 +1,65 @@
+"""Shared by the Planck benchmarks: CAMB spectra with the emulators' settings, theory loading.
+
+CAMB settings: those of the shared training set (``cmb_lcdm_camb/README.md``) — one massive
+neutrino of 0.06 eV, N_eff 3.046, ``set_for_lmax(2508, lens_potential_accuracy=1)`` (non-linear
+lensing), lensed scalar C_ell.
+"""
+
+from __future__ import annotations
+
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+PARAMS = ("omega_b", "omega_cdm", "h", "tau_reio", "n_s", "ln10^{10}A_s")
+LMAX = 2508
+T_CMB_MUK = 2.7255e6
+EMULATORS = {"cmb_tt": "lcdm_cmb_tt", "cmb_te": "lcdm_cmb_te", "cmb_ee": "lcdm_cmb_ee",
+             "derived": "lcdm_derived"}
+
+
+def camb_dl(row: np.ndarray) -> np.ndarray:
+    """Lensed D_ell^TT, TE, EE [μK²] for ell = 2..2508 at one parameter row, shape (3, 2507)."""
+    import camb
+
+    ob, oc, h, tau, ns, lnas = (float(v) for v in row)
+    pars = camb.CAMBparams()
+    pars.set_cosmology(H0=100 * h, ombh2=ob, omch2=oc, mnu=0.06, nnu=3.046, tau=tau)
+    pars.InitPower.set_params(As=np.exp(lnas) * 1e-10, ns=ns)
+    pars.set_for_lmax(LMAX, lens_potential_accuracy=1)
+    res = camb.get_results(pars)
+    cl = res.get_lensed_scalar_cls(lmax=LMAX, CMB_unit=None, raw_cl=True)  # TT EE BB TE
+    ell = np.arange(2, LMAX + 1)
+    fac = ell * (ell + 1) / (2 * np.pi) * T_CMB_MUK**2
+    return np.stack([cl[2:, 0] * fac, cl[2:, 3] * fac, cl[2:, 1] * fac])
+
+
+def camb_dl_many(rows: np.ndarray, workers: int = 2) -> np.ndarray:
+    """:func:`camb_dl` for each row, in ``workers`` processes; shape (n, 3, 2507)."""
+    from tqdm import tqdm
+
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        out = list(tqdm(pool.map(camb_dl, rows), total=len(rows), desc="CAMB", unit="cosmo"))
+    return np.stack(out)
+
+
+def load_emulators(directory: str | None) -> dict:
+    """The demo's emulators: shipped names, or model files ``DIR/lcdm_cmb_tt`` …; exits with a
+    clear message when they are missing."""
+    import cosmoemu
+
+    emus = {}
+    for key, name in EMULATORS.items():
+        target = str(Path(directory) / name) if directory else name
+        try:
+            emus[key] = cosmoemu.load_emulator(target)
+        except (ValueError, FileNotFoundError) as err:
+            sys.exit(
+                f"cannot load emulator '{target}': {err}\n"
+                "This benchmark needs the trained CMB emulators (lcdm_cmb_tt/te/ee, "
+                "lcdm_derived): wait for the shipped models, or pass --emulators DIR with "
+                "model files of those names."
+            )
+    return emus

@@ -1,0 +1,97 @@
+"""Emulator error in likelihood units: Δχ² of Planck plik_lite between emulator and CAMB spectra.
+
+Cosmologies: a Latin hypercube over the Planck 2018 ±5σ box (TT,TE,EE+lowE means and σ of
+omega_b, omega_cdm, h, tau_reio, n_s, ln10^{10}A_s; the corners of that box are further than 5σ
+from the best fit, so this is conservative). For each, CAMB (the emulators' settings) and the
+emulators give D_ell; both go through plik_lite TTTEEE + low-ell TT (A_planck = 1, float64) and
+the script prints the distribution of |Δχ²| = |χ²_emu − χ²_CAMB|. Target: < 0.1 for 99 %.
+
+Run: ``python benchmarks/planck_emulator_dchi2.py [--n 200] [--workers 2] [--emulators DIR]``
+(needs CAMB and the trained emulators; ``--cache FILE.npz`` keeps the CAMB spectra for reruns).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from _camb_planck import PARAMS, camb_dl_many, load_emulators
+from scipy.stats import qmc
+
+from cosmoemu.inference import EmulatorTheory
+from cosmoemu.likelihoods import PlanckLite
+
+PLANCK_MEAN = np.array([0.02236, 0.1202, 0.6727, 0.0544, 0.9649, 3.045])
+PLANCK_STD = np.array([0.00015, 0.0014, 0.0060, 0.0073, 0.0044, 0.016])
+
+
+def design(n: int, seed: int, box: dict) -> np.ndarray:
+    lo = np.maximum(PLANCK_MEAN - 5 * PLANCK_STD, [box[p][0] for p in PARAMS])
+    hi = np.minimum(PLANCK_MEAN + 5 * PLANCK_STD, [box[p][1] for p in PARAMS])
+    return qmc.scale(qmc.LatinHypercube(d=6, seed=seed).random(n), lo, hi)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=200, help="number of cosmologies")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=2, help="CAMB processes")
+    ap.add_argument("--emulators", default=None, help="directory of model files (default: "
+                    "the shipped emulators)")
+    ap.add_argument("--cache", default=None, help="npz to keep/reuse the CAMB spectra")
+    args = ap.parse_args()
+
+    emus = load_emulators(args.emulators)
+    theory = EmulatorTheory({k: v for k, v in emus.items() if k != "derived"})
+    rows = design(args.n, args.seed, dict((p, (lo, hi)) for p, lo, hi in theory.box))
+    cache = Path(args.cache) if args.cache else None
+    if cache is not None and cache.exists():
+        with np.load(cache, allow_pickle=False) as f:
+            assert np.allclose(f["params"], rows), "cache made with another design"
+            dl_camb = f["dl"]
+    else:
+        t0 = time.perf_counter()
+        dl_camb = camb_dl_many(rows, args.workers)
+        print(f"CAMB: {len(rows)} cosmologies in {time.perf_counter() - t0:.0f} s")
+        if cache is not None:
+            np.savez(cache, params=rows, dl=dl_camb)
+
+    with jax.enable_x64(True):
+        lik = PlanckLite("TTTEEE", low_ell_bins=True)
+        chi2 = jax.jit(jax.vmap(lambda l, t, e, ee: l.chi2(t, e, ee, 1.0),
+                                in_axes=(None, 0, 0, 0)))
+
+        def emu_dl(x):
+            values = {p: x[i] for i, p in enumerate(PARAMS)}
+            out = theory.compute(values, ("cmb_tt", "cmb_te", "cmb_ee"))
+            return out["cmb_tt"], out["cmb_te"], out["cmb_ee"]
+
+        tt, te, ee = jax.jit(jax.vmap(emu_dl))(jnp.asarray(rows))
+        chi_emu = np.asarray(chi2(lik, tt, te, ee))
+        d = jnp.asarray(dl_camb)
+        chi_camb = np.asarray(chi2(lik, d[:, 0], d[:, 1], d[:, 2]))
+    delta = chi_emu - chi_camb
+    a = np.abs(delta)
+    print(f"\nPlanck plik_lite TTTEEE + low-ell TT, A_planck = 1, {len(rows)} cosmologies in the "
+          "Planck 2018 ±5σ box")
+    print(f"chi2_CAMB: min {chi_camb.min():.1f}, median {np.median(chi_camb):.1f}, "
+          f"max {chi_camb.max():.1f}")
+    print("|Δχ²| = |χ²_emu − χ²_CAMB|:")
+    for q in (50, 68, 95, 99, 100):
+        print(f"  {q:>3}th percentile: {np.percentile(a, q):.4f}")
+    print(f"  mean Δχ² (bias): {delta.mean():+.4f}")
+    frac = np.mean(a < 0.1)
+    verdict = "meets" if frac >= 0.99 else "misses"
+    print(f"fraction with |Δχ²| < 0.1: {frac:.3f}  (target 0.99: {verdict})")
+    worst = np.argsort(a)[-3:][::-1]
+    for i in worst:
+        print(f"  worst: Δχ² {delta[i]:+.3f} at " +
+              ", ".join(f"{p}={v:.5g}" for p, v in zip(PARAMS, rows[i], strict=True)))
+
+
+if __name__ == "__main__":
+    main()
