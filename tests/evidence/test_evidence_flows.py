@@ -11,7 +11,7 @@ from scipy.integrate import trapezoid
 
 from cosmoemu._errors import ConfigError
 from cosmoemu.harmonic_mean import FittedFlow, FlowConfig, fit_flow
-from cosmoemu.harmonic_mean._flows import init_flow
+from cosmoemu.harmonic_mean._flows import init_flow, param_dtype
 from cosmoemu.harmonic_mean._whiten import fit_whitening
 
 
@@ -63,7 +63,7 @@ def test_spline_flow_density_integrates_to_one():
 
     Training the spline flow is exercised by the slow tests and the benchmark.
     """
-    config = FlowConfig.from_options("rqspline", {"flow_layers": 2, "knots": 6, "nn_width": 16})
+    config = FlowConfig.from_options("rqspline", {"flow_layers": 2, "knots": 4, "nn_width": 8})
     samples = _banana(8000, 1)
     whitening = fit_whitening(samples)
     params, static = init_flow(config, 2, seed=3)
@@ -79,6 +79,23 @@ def test_spline_flow_density_integrates_to_one():
     # not the identity: the spline moves the density by more than 0.05 somewhere in the bulk
     bulk = np.sum(whitening.apply(mesh) ** 2, axis=1) < 4
     assert np.max(np.abs(flow.log_density(mesh, 1.0) - whitening.log_det - gauss)[bulk]) > 0.05
+
+
+def test_float64_flow_is_normalised(x64, strict_promotion):
+    """x64 mode: a flow built in float64 evaluates in float64, normalised, with no dtype mixing.
+
+    (A float64 fit and estimate runs in the slow test ``test_float64_training``.)
+    """
+    samples = _banana(8000, 2)
+    whitening = fit_whitening(samples)
+    params, static = init_flow(FlowConfig(), 2, seed=4)
+    assert param_dtype(params) == np.float64
+    flow = FittedFlow(config=FlowConfig(), whitening=whitening, params=params, static=static)
+    lo, hi = samples.mean(0) - 9 * samples.std(0), samples.mean(0) + 9 * samples.std(0)
+    g1, g2 = np.linspace(lo[0], hi[0], 401), np.linspace(lo[1], hi[1], 401)
+    mesh = np.stack(np.meshgrid(g1, g2, indexing="ij"), axis=-1).reshape(-1, 2)
+    dens = np.exp(flow.log_density(mesh, 0.7)).reshape(401, 401)
+    assert trapezoid(trapezoid(dens, g2, axis=1), g1) == pytest.approx(1.0, abs=3e-3)
 
 
 def test_untempered_density_is_flowjax_log_prob(banana_flow):

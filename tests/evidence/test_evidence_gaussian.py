@@ -195,7 +195,8 @@ def test_strict_dtype_promotion(split_problem, strict_promotion):
     assert abs(result.ln_z - ln_z) < 4 * result.ln_z_err
 
 
-def test_float64_run(x64, strict_promotion):
+@pytest.mark.slow
+def test_float64_training(x64, strict_promotion):
     """With JAX's x64 mode on, the flow is built, trained and evaluated in float64 (and with
     strict dtype promotion)."""
     from cosmoemu.harmonic_mean._flows import param_dtype
