@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from cosmoemu.cli import main
 from cosmoemu.emulator import read_emulator
 from cosmoemu.emulator._error_models import cmb_sigma
-from cosmoemu.emulator._trainconfig import parse_train_config
+from cosmoemu.emulator._trainconfig import apply_mode_weights, parse_train_config
 
 FIXTURE = Path(__file__).parents[1] / "data" / "fixtures" / "cmb_lcdm_camb_2rows"
 
@@ -89,6 +89,12 @@ def test_cli_trains_and_saves_from_a_store(tmp_path):
     }
     np.savez(store / "chunk_00000.npz", **chunk)
     cfg = copy.deepcopy(BASE)
+    cfg["emulator"]["feature_scale"] = "error_model"
+    cfg["emulator"]["mode_weights"] = [{"modes": [2, 29], "weight": 3.0}]
+    cfg["training"]["finetune"] = {
+        "loss": "weighted",
+        "stages": [{"learning_rate": 1e-4, "batch_size": 8, "max_epochs": 2}],
+    }
     (tmp_path / "train.yaml").write_text(yaml.safe_dump(cfg))
     res = CliRunner().invoke(main, ["train", str(tmp_path / "train.yaml"), "--no-progress"])
     assert res.exit_code == 0, res.output
@@ -96,9 +102,23 @@ def test_cli_trains_and_saves_from_a_store(tmp_path):
     emu = read_emulator(tmp_path / "out" / "model")
     assert emu.metadata["description"] == "test"
     assert emu.metadata["training"]["provenance"]["n_samples"] == n
+    assert emu.metadata["training"]["loss"] == "weighted"  # the fine-tuning phase
+    assert emu.metadata["training"]["provenance"]["first_phase"]["loss"] == "mse"
+    assert emu.metadata["pca"]["n_components"] == 4
     assert emu.parameters[0] == "omega_b" and emu.modes[0] == 2
     bad = copy.deepcopy(BASE)
     bad["data"]["quantity"] = "TT"
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad))
     res = CliRunner().invoke(main, ["train", str(tmp_path / "bad.yaml")])
     assert res.exit_code != 0 and "did you mean 'tt'" in res.output
+
+
+def test_mode_weights_divide_the_scale_in_range():
+    ell = np.arange(2, 12)
+    scale = apply_mode_weights(
+        np.full(10, 2.0),
+        np.ones((3, 10)),
+        ell,
+        [{"modes": [2, 4], "weight": 4.0}, {"modes": [10, 11], "weight": 2.0}],
+    )
+    np.testing.assert_allclose(scale, [0.5, 0.5, 0.5, 2, 2, 2, 2, 2, 1, 1])

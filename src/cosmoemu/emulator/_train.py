@@ -272,7 +272,7 @@ def train_emulator(
     _check_finite("params", x)
     _check_finite("outputs", y)
     n, m = y.shape
-    if kind == "pca" and n_components is None and pca_tol is None:
+    if init is None and kind == "pca" and n_components is None and pca_tol is None:
         raise ValueError("kind='pca' needs n_components or pca_tol")
     if loss == "weighted":
         if sigma is None:
@@ -302,6 +302,7 @@ def train_emulator(
         if init.parameters != parameters or init.n_modes != m:
             raise ValueError("init emulator has different parameters or number of modes")
         input_tf, chain, kind = init.input_transform, init.output_transforms, init.kind
+        info = {k: v for k, v in init.metadata.items() if k == "pca"}
     else:
         input_tf, chain, info = _fit_transforms(
             x[train_idx],

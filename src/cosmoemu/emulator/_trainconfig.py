@@ -88,6 +88,7 @@ def parse_train_config(cfg: Mapping[str, Any], base_dir: str | os.PathLike = "."
         "feature_scale",
         "hidden",
         "activation",
+        "mode_weights",
     )
     check_keys(emu, allowed, "emulator")
     emu.setdefault("kind", "dense")
@@ -146,33 +147,22 @@ def parse_train_config(cfg: Mapping[str, Any], base_dir: str | os.PathLike = "."
         "dtype",
         "checkpoint",
         "checkpoint_every",
+        "finetune",
     )
     check_keys(tr, allowed, "training")
-    check_choice(tr.get("loss", "mse"), LOSSES, "training.loss")
-    if tr.get("loss") == "weighted" and em is None:
-        raise ConfigError("training.loss", "'weighted' needs an error_model section")
-    check_choice(tr.get("optimizer", "adam"), ("adam", "adamw"), "training.optimizer")
-    check_choice(tr.get("dtype", "float32"), ("float32", "float64"), "training.dtype")
-    stages = []
-    for i, st in enumerate(get(tr, "stages", list, [], where="training")):
-        where = f"training.stages[{i}]"
-        if not isinstance(st, dict):
-            raise ConfigError(where, f"must be a mapping, got {st!r}")
+    _check_phase(tr, "training", em)
+    tr["stages"] = _parse_stages(tr, "training") or list(DEFAULT_STAGES)
+    ft = get(tr, "finetune", dict, None, where="training")
+    if ft is not None:
+        ft = dict(ft)
         check_keys(
-            st, ("learning_rate", "batch_size", "max_epochs", "patience", "decay", "final"), where
+            ft, ("loss", "stages", "optimizer", "weight_decay", "dtype"), "training.finetune"
         )
-        try:
-            stages.append(
-                Stage(
-                    **{
-                        k: (float(v) if k in ("learning_rate", "final") else v)
-                        for k, v in st.items()
-                    }
-                )
-            )
-        except (TypeError, ValueError) as err:
-            raise ConfigError(where, str(err)) from err
-    tr["stages"] = stages or list(DEFAULT_STAGES)
+        _check_phase(ft, "training.finetune", em)
+        ft["stages"] = _parse_stages(ft, "training.finetune")
+        if not ft["stages"]:
+            raise ConfigError("training.finetune.stages", "needs at least one stage")
+        tr["finetune"] = ft
     if "checkpoint" in tr:
         tr["checkpoint"] = _resolve(base, str(tr["checkpoint"]))
 
@@ -192,6 +182,31 @@ def parse_train_config(cfg: Mapping[str, Any], base_dir: str | os.PathLike = "."
         description=get(out, "description", str, "", where="output"),
         base_dir=base,
     )
+
+
+def _check_phase(tr: Mapping[str, Any], where: str, em: Any) -> None:
+    check_choice(tr.get("loss", "mse"), LOSSES, f"{where}.loss")
+    if tr.get("loss") == "weighted" and em is None:
+        raise ConfigError(f"{where}.loss", "'weighted' needs an error_model section")
+    check_choice(tr.get("optimizer", "adam"), ("adam", "adamw"), f"{where}.optimizer")
+    check_choice(tr.get("dtype", "float32"), ("float32", "float64"), f"{where}.dtype")
+
+
+def _parse_stages(tr: Mapping[str, Any], where: str) -> list[Stage]:
+    stages = []
+    for i, st in enumerate(get(tr, "stages", list, [], where=where)):
+        field = f"{where}.stages[{i}]"
+        if not isinstance(st, dict):
+            raise ConfigError(field, f"must be a mapping, got {st!r}")
+        check_keys(
+            st, ("learning_rate", "batch_size", "max_epochs", "patience", "decay", "final"), field
+        )
+        kw = {k: (float(v) if k in ("learning_rate", "final") else v) for k, v in st.items()}
+        try:
+            stages.append(Stage(**kw))
+        except (TypeError, ValueError) as err:
+            raise ConfigError(field, str(err)) from err
+    return stages
 
 
 def error_model_sigma(
@@ -293,6 +308,8 @@ def train_from_config(
         feature_scale = _feature_scale_from_sigma(x, y, sigma, emu, ds.param_names)
     if emu.get("mode_weights"):
         feature_scale = apply_mode_weights(feature_scale, y, modes, emu["mode_weights"])
+        if sigma is not None:  # the weighted loss asks for the same emphasis
+            sigma = sigma * apply_mode_weights(np.ones(len(modes)), y, modes, emu["mode_weights"])
     tr = cfg.training
     provenance = {
         "config": cfg.raw,
@@ -301,13 +318,21 @@ def train_from_config(
         "rows": [int(first), int(stop)],
         "n_samples": int(rows.size),
     }
+    common = {
+        "parameters": ds.param_names,
+        "modes": modes,
+        "mode_label": mode_label,
+        "box": box,
+        "sigma": sigma,
+        "val_fraction": float(tr.get("val_fraction", 0.1)),
+        "seed": int(tr.get("seed", 0)),
+        "progress": progress,
+        "checkpoint_every": int(tr.get("checkpoint_every", 25)),
+    }
+    ckpt = tr.get("checkpoint")
     result = train_emulator(
         x,
         y,
-        parameters=ds.param_names,
-        modes=modes,
-        mode_label=mode_label,
-        box=box,
         kind=emu["kind"],
         n_components=emu.get("n_components"),
         pca_tol=emu.get("pca_tol"),
@@ -317,18 +342,31 @@ def train_from_config(
         hidden=tuple(emu.get("hidden", (256,) * 4)),
         activation=emu.get("activation", "alsing"),
         loss=tr.get("loss", "mse"),
-        sigma=sigma,
         stages=tr["stages"],
         optimizer=tr.get("optimizer", "adam"),
         weight_decay=float(tr.get("weight_decay", 1e-5)),
-        val_fraction=float(tr.get("val_fraction", 0.1)),
-        seed=int(tr.get("seed", 0)),
         dtype=tr.get("dtype", "float32"),
-        checkpoint=tr.get("checkpoint"),
-        checkpoint_every=int(tr.get("checkpoint_every", 25)),
-        progress=progress,
+        checkpoint=ckpt,
         provenance=provenance,
+        **common,
     )
+    ft = tr.get("finetune")
+    if ft is not None:
+        first_phase = result.emulator.metadata["training"]
+        first_phase.pop("provenance", None)
+        result = train_emulator(
+            x,
+            y,
+            init=result.emulator,
+            loss=ft.get("loss", "weighted"),
+            stages=ft["stages"],
+            optimizer=ft.get("optimizer", "adam"),
+            weight_decay=float(ft.get("weight_decay", 1e-5)),
+            dtype=ft.get("dtype", "float32"),
+            checkpoint=None if ckpt is None else Path(f"{ckpt}_finetune"),
+            provenance={**provenance, "first_phase": first_phase},
+            **common,
+        )
     files = save_emulator(
         result.emulator,
         cfg.output,
