@@ -45,13 +45,14 @@ def camb_dl_many(rows: np.ndarray, workers: int = 2) -> np.ndarray:
     return np.stack(out)
 
 
-def load_emulators(directory: str | None) -> dict:
-    """The demo's emulators: shipped names, or model files ``DIR/lcdm_cmb_tt`` …; exits with a
-    clear message when they are missing."""
+def load_emulators(directory: str | None, keys: tuple[str, ...] = tuple(EMULATORS)) -> dict:
+    """The demo's emulators (``keys`` of them): shipped names, or model files
+    ``DIR/lcdm_cmb_tt`` …; exits with a clear message when they are missing."""
     import cosmoemu
 
     emus = {}
-    for key, name in EMULATORS.items():
+    for key in keys:
+        name = EMULATORS[key]
         target = str(Path(directory) / name) if directory else name
         try:
             emus[key] = cosmoemu.load_emulator(target)

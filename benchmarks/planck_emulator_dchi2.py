@@ -8,6 +8,8 @@ the script prints the distribution of |Δχ²| = |χ²_emu − χ²_CAMB|. Targe
 
 Run: ``python benchmarks/planck_emulator_dchi2.py [--n 200] [--workers 2] [--emulators DIR]``
 (needs CAMB and the trained emulators; ``--cache FILE.npz`` keeps the CAMB spectra for reruns).
+``--store DIR`` takes the cosmologies and CAMB spectra from a ``cosmoemu generate`` store made
+with the same CAMB settings (e.g. a held-out test set) instead of running CAMB.
 """
 
 from __future__ import annotations
@@ -35,6 +37,23 @@ def design(n: int, seed: int, box: dict) -> np.ndarray:
     return qmc.scale(qmc.LatinHypercube(d=6, seed=seed).random(n), lo, hi)
 
 
+def from_store(path: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(params (m, 6), D_ell (m, 3, 2507) in μK²) of the first n rows of a store."""
+    from cosmoemu.data import open_store
+
+    store = open_store(path)
+    if tuple(store.param_names) != PARAMS:
+        raise SystemExit(f"store parameters {store.param_names} are not {PARAMS}")
+    ell = store.modes("tt")
+    if ell[0] != 2 or ell[-1] < 2508:
+        raise SystemExit(f"store spectra cover ell {ell[0]}..{ell[-1]}, need 2..2508")
+    m = min(n, store.n_samples)
+    rows = np.arange(m)
+    fac = ell * (ell + 1) / (2 * np.pi) * (2.7255e6) ** 2
+    dl = np.stack([store.load(q, rows) * fac for q in ("tt", "te", "ee")], axis=1)
+    return store.params(rows), dl[:, :, : 2507]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=200, help="number of cosmologies")
@@ -43,17 +62,24 @@ def main() -> None:
     ap.add_argument("--emulators", default=None, help="directory of model files (default: "
                     "the shipped emulators)")
     ap.add_argument("--cache", default=None, help="npz to keep/reuse the CAMB spectra")
+    ap.add_argument("--store", default=None, help="read cosmologies and CAMB spectra (tt, te, "
+                    "ee) from this store instead of running CAMB")
     args = ap.parse_args()
 
-    emus = load_emulators(args.emulators)
-    theory = EmulatorTheory({k: v for k, v in emus.items() if k != "derived"})
-    rows = design(args.n, args.seed, dict((p, (lo, hi)) for p, lo, hi in theory.box))
+    emus = load_emulators(args.emulators, ("cmb_tt", "cmb_te", "cmb_ee"))
+    theory = EmulatorTheory(emus)
     cache = Path(args.cache) if args.cache else None
-    if cache is not None and cache.exists():
+    if args.store:
+        rows, dl_camb = from_store(args.store, args.n)
+        print(f"{len(rows)} cosmologies with CAMB spectra from the store {args.store}")
+    elif cache is not None and cache.exists():
+        rows = design(args.n, args.seed, {p: (lo, hi) for p, lo, hi in theory.box})
         with np.load(cache, allow_pickle=False) as f:
-            assert np.allclose(f["params"], rows), "cache made with another design"
+            if not np.allclose(f["params"], rows):
+                raise SystemExit(f"{cache} was made with another design (--n/--seed)")
             dl_camb = f["dl"]
     else:
+        rows = design(args.n, args.seed, {p: (lo, hi) for p, lo, hi in theory.box})
         t0 = time.perf_counter()
         dl_camb = camb_dl_many(rows, args.workers)
         print(f"CAMB: {len(rows)} cosmologies in {time.perf_counter() - t0:.0f} s")
@@ -76,8 +102,9 @@ def main() -> None:
         chi_camb = np.asarray(chi2(lik, d[:, 0], d[:, 1], d[:, 2]))
     delta = chi_emu - chi_camb
     a = np.abs(delta)
-    print(f"\nPlanck plik_lite TTTEEE + low-ell TT, A_planck = 1, {len(rows)} cosmologies in the "
-          "Planck 2018 ±5σ box")
+    where = args.store or "the Planck 2018 ±5σ box"
+    print(f"\nPlanck plik_lite TTTEEE + low-ell TT, A_planck = 1, {len(rows)} cosmologies from "
+          f"{where}")
     print(f"chi2_CAMB: min {chi_camb.min():.1f}, median {np.median(chi_camb):.1f}, "
           f"max {chi_camb.max():.1f}")
     print("|Δχ²| = |χ²_emu − χ²_CAMB|:")

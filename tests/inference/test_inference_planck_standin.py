@@ -1,23 +1,50 @@
-"""NUTS on Planck plik_lite with linear stand-in emulators against the closed-form posterior.
+"""The demo posterior (Planck plik_lite, τ prior, ΛCDM + A_planck) with linear stand-in emulators.
 
-With C_ell linear in the parameters, A_planck fixed and flat priors far from the posterior, the
-posterior is Gaussian with the generalised-least-squares mean and covariance, computed here in
-numpy from the raw plik_lite arrays (independently of the JAX likelihood).
+With C_ell linear in the parameters and flat priors far from the posterior, the posterior is
+Gaussian up to A_planck's small non-linearity (the model is divided by A², A = 1 ± 0.0025): its
+mean and covariance are the generalised-least-squares answer, computed here in numpy from the
+raw plik_lite arrays (independently of the JAX likelihood). NUTS must reproduce them. The same
+posterior then runs through ``cosmoemu demo`` (a smoke test of the command's outputs).
 """
 
 from __future__ import annotations
 
 import copy
+import json
 
 import jax
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
-from cosmoemu.inference import T_CMB, NUTSConfig, load_run_config, sample_posterior, summarize
-from cosmoemu.inference._demo import DEMO_CONFIG
+from cosmoemu.cli import main
+from cosmoemu.inference import (
+    T_CMB,
+    EmulatorTheory,
+    NUTSConfig,
+    load_run_config,
+    sample_posterior,
+    summarize,
+)
+from cosmoemu.inference import _demo as demo_module
+from cosmoemu.inference import _from_config as from_config
+from cosmoemu.inference._demo import DEMO_CONFIG, PLANCK2018
 from cosmoemu.likelihoods import load_plik_lite_data
 
 N_ELL = 2507  # ell = 2..2508
+NAMES = {"cmb_tt": "lcdm_cmb_tt", "cmb_te": "lcdm_cmb_te", "cmb_ee": "lcdm_cmb_ee",
+         "derived": "lcdm_derived"}
+
+
+@pytest.fixture(scope="module")
+def standin_loader(cmb_standins):
+    """``load_theory`` answering the demo's shipped names with the stand-ins."""
+    by_name = {NAMES[k]: v for k, v in cmb_standins.items()}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(from_config, "load_theory",
+                   lambda spec: EmulatorTheory({k: by_name[v] for k, v in spec.items()},
+                                               names=dict(spec)))
+        yield
 
 
 def binning_matrix(data) -> np.ndarray:
@@ -35,7 +62,9 @@ def binning_matrix(data) -> np.ndarray:
     return np.array(rows)
 
 
-def gls_posterior(emus, fid, tau_prior=(0.0544, 0.0073)):
+def gls_posterior(emus, fid):
+    """Mean and std of (6 cosmological parameters, A_planck) by generalised least squares,
+    linearising b/A² ≈ b(1 − 2δA) around A = 1; priors τ ~ N(0.0544, 0.0073), A ~ N(1, 0.0025)."""
     data = load_plik_lite_data()
     b = binning_matrix(data)
     cov = np.zeros((615, 615))
@@ -43,46 +72,69 @@ def gls_posterior(emus, fid, tau_prior=(0.0544, 0.0073)):
     cov[2:, 2:] = data.cov
     d = np.concatenate([data.low_cl_binned, data.cl_binned])
     keys = ("cmb_tt", "cmb_te", "cmb_ee")
-    names = emus["cmb_tt"].parameters
+    names = list(emus["cmb_tt"].parameters)
     width = np.array([emus["cmb_tt"].box[p][1] - emus["cmb_tt"].box[p][0] for p in names])
     cl_fid = np.concatenate([emus[k].base for k in keys]) * (T_CMB * 1e6) ** 2  # μK²
     slopes = np.concatenate([emus[k].slopes for k in keys], axis=1)
-    jac = b @ (cl_fid[:, None] * slopes.T / width)
+    b_fid = b @ cl_fid
+    jac = np.column_stack([b @ (cl_fid[:, None] * slopes.T / width), -2.0 * b_fid])
     cinv = np.linalg.inv(cov)
     prec = jac.T @ cinv @ jac
-    rhs = jac.T @ cinv @ (d - b @ cl_fid)
-    i = names.index("tau_reio")
-    prec[i, i] += 1 / tau_prior[1] ** 2
-    rhs[i] += (tau_prior[0] - fid[i]) / tau_prior[1] ** 2
+    rhs = jac.T @ cinv @ (d - b_fid)
+    theta0 = np.append(fid, 1.0)
+    for i, (mu, sig) in ((3, (0.0544, 0.0073)), (6, (1.0, 0.0025))):
+        prec[i, i] += 1 / sig**2
+        rhs[i] += (mu - theta0[i]) / sig**2
     post_cov = np.linalg.inv(prec)
-    return dict(zip(names, fid + post_cov @ rhs, strict=True)), dict(
-        zip(names, np.sqrt(np.diag(post_cov)), strict=True))
+    names.append("A_planck")
+    mean = dict(zip(names, theta0 + post_cov @ rhs, strict=True))
+    return mean, dict(zip(names, np.sqrt(np.diag(post_cov)), strict=True))
 
 
 @pytest.fixture(scope="module")
-def planck_run(cmb_standins):
-    cfg = copy.deepcopy(DEMO_CONFIG)
-    del cfg["theory"]
-    cfg["params"]["A_planck"] = 1.0  # fixed: keeps the model linear
-    cfg["params"]["omega_cdm"]["ref"] = 0.125  # start the mode search off the fiducial point
-    run = load_run_config(cfg, emulators=cmb_standins)
-    nuts = NUTSConfig(num_chains=4, num_warmup=200, target_ess=400, min_draws=200)
+def demo_run(standin_loader):
+    run = load_run_config(DEMO_CONFIG)
+    nuts = NUTSConfig(target_ess=400, min_draws=200)
     return sample_posterior(run.posterior, jax.random.key(11), nuts, reference=run.reference,
                             progress=False)
 
 
-def test_nuts_matches_closed_form_planck_posterior(planck_run, cmb_standins, fid):
+def test_nuts_matches_closed_form_planck_posterior(demo_run, cmb_standins, fid):
     mean, std = gls_posterior(cmb_standins, fid)
     box = cmb_standins["cmb_tt"].box
-    for p in mean:  # premise: the flat priors are far from the posterior
+    for p in box:  # premise: the flat priors are far from the posterior
         assert box[p][0] + 5 * std[p] < mean[p] < box[p][1] - 5 * std[p]
-    assert planck_run.converged and planck_run.divergences == 0
-    rows = {s.name: s for s in summarize(planck_run.chains)}
+    assert demo_run.converged and demo_run.divergences == 0
+    rows = {s.name: s for s in summarize(demo_run.chains)}
     for p in mean:
         s = rows[p]
         z = (s.mean - mean[p]) / (std[p] / np.sqrt(s.ess_bulk))
         assert abs(z) < 4.5, (p, s.mean, mean[p], z)
         ess = min(s.ess_bulk, s.ess_tail)
         assert abs(s.std / std[p] - 1) < 4.5 / np.sqrt(2 * ess), (p, s.std, std[p])
-    h = planck_run.chains.column("h")
-    np.testing.assert_allclose(planck_run.chains.column("H0"), 100 * h, rtol=1e-6)
+    h = demo_run.chains.column("h")
+    np.testing.assert_allclose(demo_run.chains.column("H0"), 100 * h, rtol=1e-6)
+
+
+def test_demo_cli_smoke_with_standin_emulators(standin_loader, tmp_path, monkeypatch):
+    """Smoke test of ``cosmoemu demo``'s outputs (stand-in emulators: not Planck's numbers)."""
+    quick = copy.deepcopy(DEMO_CONFIG)  # a smaller ESS target keeps the test short
+    quick["sampler"]["nuts"]["target_ess"] = 400
+    monkeypatch.setattr(demo_module, "DEMO_CONFIG", quick)
+    out = tmp_path / "demo"
+    res = CliRunner().invoke(main, ["demo", "--out", str(out), "--json",
+                                    str(tmp_path / "demo.json"), "--seed", "3", "--no-cache"])
+    assert res.exit_code == 0, res.output
+    assert "Planck18 TTTEEE+lowE" in res.output and "σ" in res.output
+    rec = json.loads((tmp_path / "demo.json").read_text())
+    assert rec["seed"] == 3 and rec["num_chains"] == 4
+    for name in ("omega_b", "omega_cdm", "h", "tau_reio", "n_s", "ln10^{10}A_s", "A_planck",
+                 "H0", "sigma8", "S8", "thetastar", "Omega_m"):
+        p = rec["params"][name]
+        assert {"mean", "std", "rhat", "ess_bulk", "ess_tail"} <= set(p)
+    for name in PLANCK2018:
+        assert "shift_sigma" in rec["params"][name]
+    assert rec["converged"] is True and rec["divergences"] == 0
+    assert rec["wall_time_s"] > 0
+    for suffix in (".1.txt", ".paramnames", ".input.yaml", ".summary.txt", ".triangle.png"):
+        assert (out / f"planck_lite_lcdm{suffix}").stat().st_size > 0

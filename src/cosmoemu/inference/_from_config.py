@@ -104,7 +104,10 @@ def _likelihood(name: str, cfg: Any) -> Any:
                 data = load_plik_lite_data(path)
             except FileNotFoundError as err:
                 raise ConfigError(f"{where}.data_file", str(err)) from err
-        return PlanckLite(spectra, low_ell_bins=low, data=data)
+        try:
+            return PlanckLite(spectra, low_ell_bins=low, data=data)
+        except FileNotFoundError as err:  # the shipped data file is missing
+            raise ConfigError(where, str(err)) from err
     check_keys(cfg, ("type", "params", "mean", "cov"), where)
     params = get(cfg, "params", list, where=where)
     try:
