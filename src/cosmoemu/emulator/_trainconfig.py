@@ -42,7 +42,8 @@ class TrainConfig:
     store: Path
     quantity: str
     outputs: list[str] | None
-    rows: tuple[int, int | None]
+    design_rows: list[list[int]] | None
+    max_samples: int | None
     box: dict[str, tuple[float, float]] | None
     emulator: dict[str, Any]
     error_model: dict[str, Any] | None
@@ -66,11 +67,25 @@ def parse_train_config(cfg: Mapping[str, Any], base_dir: str | os.PathLike = "."
     base = Path(base_dir)
     check_keys(cfg, SECTIONS)
     data = get(cfg, "data", dict)
-    check_keys(data, ("store", "quantity", "outputs", "first_row", "max_samples", "box"), "data")
+    check_keys(data, ("store", "quantity", "outputs", "design_rows", "max_samples", "box"), "data")
     store = _resolve(base, get(data, "store", str, where="data"))
     quantity = get(data, "quantity", str, where="data")
     outputs = get(data, "outputs", list, None, where="data")
-    first = get(data, "first_row", int, 0, where="data")
+    ranges = get(data, "design_rows", list, None, where="data")
+    if ranges is not None:
+        ok = all(
+            isinstance(r, list)
+            and len(r) == 2
+            and all(isinstance(v, int) for v in r)
+            and 0 <= r[0] < r[1]
+            for r in ranges
+        )
+        if not ranges or not ok:
+            raise ConfigError(
+                "data.design_rows",
+                "must be a list of [start, stop) pairs of "
+                f"design-row indices with 0 <= start < stop, got {ranges}",
+            )
     n_max = get(data, "max_samples", int, None, where="data")
     if n_max is not None and n_max < 10:
         raise ConfigError("data.max_samples", f"must be >= 10, got {n_max}")
@@ -173,7 +188,8 @@ def parse_train_config(cfg: Mapping[str, Any], base_dir: str | os.PathLike = "."
         store=store,
         quantity=quantity,
         outputs=outputs,
-        rows=(first, n_max),
+        design_rows=ranges,
+        max_samples=n_max,
         box=box,
         emulator=emu,
         error_model=em,
@@ -264,9 +280,15 @@ def train_from_config(
         raise ConfigError(
             "data.quantity", unknown_name_message("quantity", cfg.quantity, ds.quantities)
         )
-    first, n_max = cfg.rows
-    stop = len(ds) if n_max is None else min(len(ds), first + n_max)
-    rows = np.arange(first, stop)
+    rows = np.arange(len(ds))
+    if cfg.design_rows is not None:
+        dr = ds.design_rows
+        keep = np.zeros(len(ds), bool)
+        for lo, hi in cfg.design_rows:
+            keep |= (dr >= lo) & (dr < hi)
+        rows = rows[keep]
+    if cfg.max_samples is not None:
+        rows = rows[: cfg.max_samples]
     if rows.size < 10:
         raise ConfigError("data", f"only {rows.size} samples selected from '{cfg.store}'")
     x = ds.params(rows)
@@ -315,7 +337,7 @@ def train_from_config(
         "config": cfg.raw,
         "command": " ".join(shlex.quote(a) for a in sys.argv) if sys.argv else "",
         "store": str(cfg.store),
-        "rows": [int(first), int(stop)],
+        "design_rows": cfg.design_rows,
         "n_samples": int(rows.size),
     }
     common = {
