@@ -98,11 +98,12 @@ def make_cmb_standins() -> dict[str, LinearEmulator]:
 
 
 def make_derived_standin() -> LinearEmulator:
-    """sigma8 and thetastar (=100θ*) linear in the parameters."""
-    base = np.array([0.81, 1.0411])
-    slopes = np.array([[0.01, -0.002], [0.30, -0.01], [0.05, 0.04], [0.0, 0.0],
-                       [0.02, 0.0], [0.08, 0.0]])
-    return LinearEmulator(PARAMS, _box_items(), ("sigma8", "thetastar"), FID, base, slopes)
+    """sigma8, thetastar (=100θ*) and rdrag [Mpc] linear in the parameters."""
+    base = np.array([0.81, 1.0411, 147.1])
+    slopes = np.array([[0.01, -0.002, -0.05], [0.30, -0.01, -0.15], [0.05, 0.04, 0.0],
+                       [0.0, 0.0, 0.0], [0.02, 0.0, 0.0], [0.08, 0.0, 0.0]])
+    return LinearEmulator(PARAMS, _box_items(), ("sigma8", "thetastar", "rdrag"), FID, base,
+                          slopes)
 
 
 @pytest.fixture(scope="session")

@@ -106,3 +106,26 @@ def test_fixed_and_gaussian_config(tmp_path):
     want = -math.log(10) - 0.5 * math.log(2 * math.pi * 4) - 0.5 * 0.25 / 4 \
         - 0.5 * math.log(2 * math.pi)
     assert float(post.logpost(jnp.array([0.0]))) == pytest.approx(want, rel=1e-6)
+
+
+def test_planck_plus_desi_bao_config(cmb_standins, fid):
+    """BAO reads r_drag from the derived emulator and ω_b, ω_cdm, h from the parameters."""
+    from cosmoemu.likelihoods import DesiBAO, PlanckLite
+
+    cfg = copy.deepcopy(DEMO_CONFIG)
+    del cfg["theory"]
+    cfg["likelihood"]["desi"] = {"type": "desi_dr2_bao"}
+    cfg["params"]["rdrag"] = {"derived": True}
+    with jax.enable_x64(True):
+        post = posterior_from_config(cfg, emulators=cmb_standins)
+        x = jnp.asarray(np.append(fid, 1.0))
+        lls = post.loglikes(x)
+        rd = float(post.derived_values(x)[post.derived.index("rdrag")])
+        assert rd == pytest.approx(147.1, rel=1e-12)  # the stand-in's value at fid
+        assert float(lls[1]) == pytest.approx(float(DesiBAO()(*fid[:3], rd)), rel=1e-12)
+        planck = PlanckLite("TTTEEE", low_ell_bins=True)
+        assert float(lls[0]) == pytest.approx(-293.95586501795134, abs=1e-6)
+        assert planck.inputs[-1] == "A_planck"
+    cfg["likelihood"]["desi"]["data_dir"] = "/nonexistent"
+    with pytest.raises(ConfigError, match=r"likelihood\.desi\.data_dir.*missing"):
+        posterior_from_config(cfg, emulators=cmb_standins)

@@ -35,7 +35,7 @@ import numpy as np
 
 from .._config import check_choice, check_keys, get, load_yaml
 from .._errors import ConfigError, unknown_name_message
-from ..likelihoods import GaussianLikelihood, PlanckLite, load_plik_lite_data
+from ..likelihoods import DesiBAO, GaussianLikelihood, PlanckLite, load_plik_lite_data
 from ._nuts import INITS, NUTSConfig
 from ._posterior import Posterior
 from ._priors import prior_from_config
@@ -44,7 +44,7 @@ from ._theory import PRODUCT_KEYS, EmulatorTheory, load_theory
 __all__ = ["RunConfig", "load_run_config", "posterior_from_config", "LIKELIHOOD_TYPES"]
 
 TOP_KEYS = ("theory", "likelihood", "params", "sampler", "output")
-LIKELIHOOD_TYPES = ("planck_2018_lite", "gaussian")
+LIKELIHOOD_TYPES = ("planck_2018_lite", "desi_dr2_bao", "gaussian")
 # YAML name -> NUTSConfig field
 NUTS_KEYS = {
     "chains": "num_chains",
@@ -108,6 +108,13 @@ def _likelihood(name: str, cfg: Any) -> Any:
             return PlanckLite(spectra, low_ell_bins=low, data=data)
         except FileNotFoundError as err:  # the shipped data file is missing
             raise ConfigError(where, str(err)) from err
+    if kind == "desi_dr2_bao":
+        check_keys(cfg, ("type", "data_dir"), where)
+        try:
+            return DesiBAO(get(cfg, "data_dir", str, None, where=where))
+        except FileNotFoundError as err:
+            field = f"{where}.data_dir" if "data_dir" in cfg else where
+            raise ConfigError(field, str(err)) from err
     check_keys(cfg, ("type", "params", "mean", "cov"), where)
     params = get(cfg, "params", list, where=where)
     try:

@@ -30,8 +30,8 @@ T_CMB = 2.7255
 
 CMB_PRODUCTS = ("cmb_tt", "cmb_te", "cmb_ee", "cmb_pp")
 PRODUCT_KEYS = (*CMB_PRODUCTS, "derived")
-OMEGA_NU = 0.06 / 93.14
-"""ω_ν of the shipped ΛCDM emulators: one massive neutrino of 0.06 eV."""
+OMEGA_NU = 0.000644899
+"""ω_ν of the shipped ΛCDM emulators: one massive neutrino of 0.06 eV (CAMB's value)."""
 
 
 class EmulatorTheory(eqx.Module):
@@ -41,7 +41,8 @@ class EmulatorTheory(eqx.Module):
         emulators: mapping product key (``cmb_tt``, ``cmb_te``, ``cmb_ee``, ``cmb_pp``,
             ``derived``) → emulator.
         names: mapping product key → the emulator's name (for messages); default the key.
-        omega_nu: ω_ν = Ω_ν h² of the emulated cosmology (enters Ω_m); default 0.06 eV / 93.14.
+        omega_nu: ω_ν = Ω_ν h² of the emulated cosmology (enters Ω_m); default one 0.06 eV
+            neutrino (0.000644899, CAMB's value).
 
     Raises:
         ValueError: unknown product key, spectrum modes not ell = 2, 3, …, or derived modes not
