@@ -15,9 +15,20 @@ __version__ = "0.1.0"
 _LAZY = {
     # emulators
     "Emulator": "cosmoemu.emulator",
+    "OutOfBoxError": "cosmoemu.emulator",
     "load_emulator": "cosmoemu.emulator",
     "list_emulators": "cosmoemu.emulator",
+    "save_emulator": "cosmoemu.emulator",
     "train_emulator": "cosmoemu.emulator",
+    # training data
+    "generate": "cosmoemu.data",
+    "open_store": "cosmoemu.data",
+    # likelihoods
+    "PlanckLite": "cosmoemu.likelihoods",
+    "planck_lite_loglike": "cosmoemu.likelihoods",
+    # inference
+    "posterior_from_config": "cosmoemu.inference",
+    "sample_posterior": "cosmoemu.inference",
     # evidence (the subpackage is `harmonic_mean`, so that `cosmoemu.evidence` can be the function)
     "evidence": "cosmoemu.harmonic_mean",
     "bayes_factor": "cosmoemu.harmonic_mean",
