@@ -222,10 +222,9 @@ class Emulator(eqx.Module):
         elif policy == "clip":
             lo, hi = (jnp.asarray(np.array(b), x.dtype) for b in zip(*self._box, strict=True))
             x = jnp.clip(x, lo, hi)
-        out = self._forward(x)
-        if policy == "nan":
-            out = jnp.where(self.in_box(x)[..., None], out, jnp.nan)
-        return out
+        if policy == "nan":  # NaN inputs give NaN outputs: cheaper than masking every mode
+            x = jnp.where(self.in_box(x)[..., None], x, jnp.nan)
+        return self._forward(x)
 
     def _forward(self, x: Array) -> Array:
         """Network and transforms, no box handling. ``x``: ``(..., n_params)`` physical."""
