@@ -49,7 +49,7 @@ DEMO_CONFIG: dict[str, Any] = {
         "thetastar": {"derived": True},
     },
     "sampler": {
-        "nuts": {"chains": 4, "warmup": 200, "target_rhat": 0.01, "target_ess": 1000,
+        "nuts": {"chains": 4, "warmup": 100, "target_rhat": 0.01, "target_ess": 1000,
                  "max_draws": 5000, "seed": 0},
     },
     "output": "chains/planck_lite_lcdm",

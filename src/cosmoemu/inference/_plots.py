@@ -18,6 +18,7 @@ def triangle_plot(
     title: str | None = None,
     markers: dict[str, float] | None = None,
     width_inch: float = 8.0,
+    dpi: int = 100,
 ) -> Path:
     """Draw a GetDist triangle plot (filled 68/95 % contours, 1-d marginals) to ``path``.
 
@@ -28,6 +29,7 @@ def triangle_plot(
         title: text above the plot.
         markers: name → value drawn as dashed lines (e.g. a published best fit).
         width_inch: figure width.
+        dpi: resolution (pixels per inch).
 
     Returns:
         The path written.
@@ -44,6 +46,7 @@ def triangle_plot(
         g.fig.suptitle(title, y=1.01)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    g.export(str(path))
+    # one draw (GetDist's export asks for a tight bounding box, which draws twice)
+    g.fig.savefig(path, dpi=dpi)
     plt.close(g.fig)
     return path
