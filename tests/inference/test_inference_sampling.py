@@ -148,3 +148,13 @@ def test_window_adaptation_recovers_known_moments():
     for s in summarize(result.chains):
         z = (s.mean - POST_MEAN[s.name]) / (POST_STD[s.name] / np.sqrt(s.ess_bulk))
         assert abs(z) < 4.5
+
+
+def test_example_gaussian_config_is_the_test_config():
+    """examples/gaussian_test.yaml describes the posterior whose moments are asserted above."""
+    from pathlib import Path
+
+    example = yaml.safe_load((Path(__file__).parents[2] / "examples" / "gaussian_test.yaml")
+                             .read_text())
+    assert example["likelihood"] == CONFIG["likelihood"]
+    assert example["params"] == CONFIG["params"]
