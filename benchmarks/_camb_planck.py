@@ -7,6 +7,7 @@ lensing), lensed scalar C_ell.
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -40,7 +41,8 @@ def camb_dl_many(rows: np.ndarray, workers: int = 2) -> np.ndarray:
     """:func:`camb_dl` for each row, in ``workers`` processes; shape (n, 3, 2507)."""
     from tqdm import tqdm
 
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    # spawn, not fork: the parent process runs JAX threads
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
         out = list(tqdm(pool.map(camb_dl, rows), total=len(rows), desc="CAMB", unit="cosmo"))
     return np.stack(out)
 
