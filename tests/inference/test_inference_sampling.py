@@ -99,6 +99,22 @@ def test_chain_files_round_trip_and_getdist(run, tmp_path):
     assert gd.numrows == chains.values.shape[0] * chains.values.shape[1]
 
 
+def test_unequal_chains_refused_not_truncated(run, tmp_path):
+    """A chain cut short (e.g. a killed Cobaya run) is refused by the array reader, which would
+    otherwise have to drop draws, and read in full by the evidence reader."""
+    from cosmoemu.harmonic_mean import read_chains as read_any
+
+    cfg, result = run
+    root = tmp_path / "gauss"
+    write_chains(root, result.chains, cfg.config)
+    lines = (tmp_path / "gauss.2.txt").read_text().splitlines(keepends=True)
+    (tmp_path / "gauss.2.txt").write_text("".join(lines[:-7]))
+    with pytest.raises(ValueError, match="unequal lengths"):
+        read_chains(root)
+    n = result.chains.samples.shape[1]
+    assert read_any(root).lengths == [n, n - 7] + [n] * (result.chains.samples.shape[0] - 2)
+
+
 def test_summary_matches_numpy(run):
     _, result = run
     chains = result.chains

@@ -23,6 +23,7 @@ import numpy as np
 
 from .._config import check_keys
 from .._errors import ConfigError, unknown_name_message
+from ._params import check_cosmo_parameters
 from ._request import DERIVED_NAMES, NONLINEAR_MODELS, QUANTITIES, Request
 
 __all__ = ["Backend", "register_backend", "get_backend", "backend_names", "backend_target"]
@@ -217,3 +218,20 @@ def get_backend(name: str) -> type[Backend]:
         raise ConfigError("backend.name", f"'{target}' is not a cosmoemu.data.Backend subclass")
     return obj
 
+
+class BoltzmannBackend(Backend):
+    """Shared by the CAMB and CLASS backends: the cosmological-parameter checks."""
+
+    @classmethod
+    def check(
+        cls,
+        sampled: Sequence[str],
+        fixed: Mapping[str, float],
+        request: Request,
+        settings: Mapping[str, Any],
+    ) -> None:
+        super().check(sampled, fixed, request, settings)
+        check_cosmo_parameters(sampled, fixed, request.nonlinear, cls.name)
+        if "pk_nonlin" in request.pk and request.nonlinear == "none":
+            raise ConfigError("nonlinear", "quantity 'pk_nonlin' needs a non-linear model, got "
+                                           "'none'")

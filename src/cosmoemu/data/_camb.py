@@ -14,14 +14,13 @@ are interpolated to the requested k with a cubic spline in (log k, log P).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from .._errors import ConfigError
-from ._backend import Backend
-from ._params import COSMO_PARAMETERS, check_cosmo_parameters, complete
+from ._backend import BoltzmannBackend
+from ._params import COSMO_PARAMETERS, complete
 from ._request import Request
 
 __all__ = ["CambBackend"]
@@ -34,7 +33,7 @@ _HALOFIT = {
 }
 
 
-class CambBackend(Backend):
+class CambBackend(BoltzmannBackend):
     """CAMB: lensed CMB spectra, the lensing potential, P(k, z) and derived parameters.
 
     Settings (``backend.settings``): ``lens_potential_accuracy`` (1), ``AccuracyBoost``,
@@ -56,20 +55,6 @@ class CambBackend(Backend):
         "k_per_logint": 0,
         "accurate_massive_neutrino_transfers": False,
     }
-
-    @classmethod
-    def check(
-        cls,
-        sampled: Sequence[str],
-        fixed: Mapping[str, float],
-        request: Request,
-        settings: Mapping[str, Any],
-    ) -> None:
-        super().check(sampled, fixed, request, settings)
-        check_cosmo_parameters(sampled, fixed, request.nonlinear, cls.name)
-        if "pk_nonlin" in request.pk and request.nonlinear == "none":
-            raise ConfigError("nonlinear", "quantity 'pk_nonlin' needs a non-linear model, got "
-                                           "'none'")
 
     def __init__(
         self, request: Request, settings: Mapping[str, Any], fixed: Mapping[str, float]

@@ -21,14 +21,13 @@ Settings: ``sigma8_kmax`` (2.0, 1/Mpc), ``lmax_margin`` (500: CLASS computes to
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from .._errors import ConfigError
-from ._backend import Backend
-from ._params import COSMO_PARAMETERS, check_cosmo_parameters, complete
+from ._backend import BoltzmannBackend
+from ._params import COSMO_PARAMETERS, complete
 from ._request import Request
 
 __all__ = ["ClassBackend", "class_input"]
@@ -80,7 +79,7 @@ def class_input(
     return out
 
 
-class ClassBackend(Backend):
+class ClassBackend(BoltzmannBackend):
     """CLASS through ``classy``: lensed CMB spectra, lensing potential, P(k, z), derived."""
 
     name = "class"
@@ -89,20 +88,6 @@ class ClassBackend(Backend):
     parameters = COSMO_PARAMETERS
     default_settings: dict[str, Any] = {"sigma8_kmax": 2.0, "lmax_margin": 500,
                                         "class_parameters": {}}
-
-    @classmethod
-    def check(
-        cls,
-        sampled: Sequence[str],
-        fixed: Mapping[str, float],
-        request: Request,
-        settings: Mapping[str, Any],
-    ) -> None:
-        super().check(sampled, fixed, request, settings)
-        check_cosmo_parameters(sampled, fixed, request.nonlinear, cls.name)
-        if "pk_nonlin" in request.pk and request.nonlinear == "none":
-            raise ConfigError("nonlinear", "quantity 'pk_nonlin' needs a non-linear model, got "
-                                           "'none'")
 
     def __init__(
         self, request: Request, settings: Mapping[str, Any], fixed: Mapping[str, float]

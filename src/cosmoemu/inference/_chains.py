@@ -164,9 +164,13 @@ def read_chains(root: str | Path) -> Chains:
             raise ValueError(f"{path}: columns {cols} differ from {files[0]}: {columns}")
         columns = cols
         tables.append(np.loadtxt(path, ndmin=2))
-    n = min(len(t) for t in tables)
-    if any(len(t) != n for t in tables):
-        tables = [t[:n] for t in tables]  # equal lengths for the array layout
+    lengths = [len(t) for t in tables]
+    if len(set(lengths)) > 1:  # never truncate: that would drop draws silently
+        raise ValueError(
+            f"chains of '{root}' have unequal lengths {lengths}; this reader keeps chains as "
+            "one (n_chains, n_draws) array. Read them with cosmoemu.harmonic_mean.read_chains "
+            "(any lengths), or cut them to a common length yourself."
+        )
     data = np.stack(tables)
     labels, derived = _read_paramnames(root)
     names = columns[2:]
