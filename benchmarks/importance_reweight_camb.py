@@ -18,22 +18,7 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
-from _camb_planck import PARAMS, camb_dl_many, load_emulators
-
-from cosmoemu.inference import load_run_config, read_chains, sample_posterior
-from cosmoemu.inference._demo import DEMO_CONFIG
-
-
-def posterior_draws(args, emus) -> tuple[np.ndarray, tuple[str, ...]]:
-    if args.chains:
-        chains = read_chains(args.chains)
-        return chains.samples.reshape(-1, len(chains.names)), chains.names
-    cfg = {k: v for k, v in DEMO_CONFIG.items() if k != "theory"}
-    run = load_run_config(cfg, emulators=emus)
-    res = sample_posterior(run.posterior, jax.random.key(args.seed), run.nuts,
-                           reference=run.reference)
-    print(f"sampled the demo posterior: {res.nuts.stop_reason}")
-    return res.chains.samples.reshape(-1, run.posterior.ndim), run.posterior.sampled
+from _camb_planck import PARAMS, camb_dl_many, demo_posterior_draws, load_emulators
 
 
 def main() -> None:
@@ -48,7 +33,7 @@ def main() -> None:
     args = ap.parse_args()
 
     emus = load_emulators(args.emulators)
-    draws, names = posterior_draws(args, emus)
+    draws, names = demo_posterior_draws(args.chains, emus, args.seed)
     missing = [p for p in (*PARAMS, "A_planck") if p not in names]
     if missing:
         raise SystemExit(f"the chains lack {missing}")

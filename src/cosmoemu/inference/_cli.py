@@ -72,7 +72,7 @@ def demo(out_dir: str, json_path: str | None, seed: int, no_plot: bool, no_cache
     t_start = time.perf_counter()
     _enable_cache(not no_cache)
     from .._errors import ConfigError
-    from ._demo import DEMO_CONFIG, PLANCK2018, PLANCK2018_NAME, PLOT_PARAMS
+    from ._demo import DEMO_CONFIG, DEMO_NOTE, PLANCK2018, PLANCK2018_NAME, PLOT_PARAMS
     from ._from_config import load_run_config
     from ._report import run_config
 
@@ -89,8 +89,7 @@ def demo(out_dir: str, json_path: str | None, seed: int, no_plot: bool, no_cache
         reference_name=PLANCK2018_NAME, plot=not no_plot, plot_params=PLOT_PARAMS,
         t_start=t_start,
     )
-    _echo_report(report, json_path, "Posterior (plik_lite has no lowE polarisation: small "
-                                    "shifts from the Planck values are expected)")
+    _echo_report(report, json_path, DEMO_NOTE)
 
 
 @click.command()
