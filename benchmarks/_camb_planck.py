@@ -1,12 +1,16 @@
 """Shared by the Planck benchmarks: CAMB spectra with the emulators' settings, theory loading.
 
-CAMB settings: those of the shared training set (``cmb_lcdm_camb/README.md``) — one massive
-neutrino of 0.06 eV, N_eff 3.046, ``set_for_lmax(2508, lens_potential_accuracy=1)`` (non-linear
-lensing), lensed scalar C_ell.
+CAMB runs through cosmoemu's own CAMB backend with the settings of
+``examples/generate_lcdm_cmb.yaml`` (the config that reproduces the shared training set, tested
+to 1e-5): one massive neutrino of 0.06 eV, N_eff 3.046, lens_potential_accuracy 1, HMcode 2020
+lensing, transfer functions to k = 2/Mpc. Calling CAMB with other settings (e.g. without the
+matter-power request) changes lensed C_ell^TT by ~2e-4 at high ell, more than the emulators'
+error, so the benchmarks must not.
 """
 
 from __future__ import annotations
 
+import functools
 import multiprocessing as mp
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -19,6 +23,21 @@ LMAX = 2508
 T_CMB_MUK = 2.7255e6
 EMULATORS = {"cmb_tt": "lcdm_cmb_tt", "cmb_te": "lcdm_cmb_te", "cmb_ee": "lcdm_cmb_ee",
              "derived": "lcdm_derived"}
+TRAINING_CONFIG = Path(__file__).resolve().parents[1] / "examples" / "generate_lcdm_cmb.yaml"
+
+
+@functools.lru_cache(maxsize=4)
+def _backend(boost: float):
+    """The training set's CAMB backend (TT, TE, EE only), AccuracyBoost = lAccuracyBoost = boost."""
+    from cosmoemu._config import load_yaml
+    from cosmoemu.data._genconfig import parse_config
+
+    raw = load_yaml(TRAINING_CONFIG)
+    raw["quantities"] = ["tt", "te", "ee"]
+    raw.pop("derived", None)
+    raw["backend"].setdefault("settings", {}).update(AccuracyBoost=boost, lAccuracyBoost=boost)
+    cfg = parse_config(raw)
+    return cfg.backend_class(cfg.request, cfg.settings, cfg.fixed)
 
 
 def camb_dl(row: np.ndarray, boost: float = 1.0) -> np.ndarray:
@@ -26,20 +45,11 @@ def camb_dl(row: np.ndarray, boost: float = 1.0) -> np.ndarray:
 
     ``boost`` > 1 raises CAMB's AccuracyBoost and lAccuracyBoost (for CAMB's own numerical
     error; the emulators were trained at 1)."""
-    import camb
-
-    ob, oc, h, tau, ns, lnas = (float(v) for v in row)
-    pars = camb.CAMBparams()
-    pars.set_cosmology(H0=100 * h, ombh2=ob, omch2=oc, mnu=0.06, nnu=3.046, tau=tau)
-    pars.InitPower.set_params(As=np.exp(lnas) * 1e-10, ns=ns)
-    pars.set_for_lmax(LMAX, lens_potential_accuracy=1)
-    if boost != 1.0:
-        pars.set_accuracy(AccuracyBoost=boost, lAccuracyBoost=boost)
-    res = camb.get_results(pars)
-    cl = res.get_lensed_scalar_cls(lmax=LMAX, CMB_unit=None, raw_cl=True)  # TT EE BB TE
+    out = _backend(float(boost)).compute({p: float(v) for p, v in zip(PARAMS, row, strict=True)})
+    cl = out["spectra"]  # (3, n_ell) raw C_ell: tt, te, ee in request order, ell = 2..LMAX
     ell = np.arange(2, LMAX + 1)
     fac = ell * (ell + 1) / (2 * np.pi) * T_CMB_MUK**2
-    return np.stack([cl[2:, 0] * fac, cl[2:, 3] * fac, cl[2:, 1] * fac])
+    return cl[:, : ell.size] * fac
 
 
 def camb_dl_many(rows: np.ndarray, workers: int = 2, boost: float = 1.0) -> np.ndarray:
@@ -55,14 +65,16 @@ def camb_dl_many(rows: np.ndarray, workers: int = 2, boost: float = 1.0) -> np.n
     return np.stack(out)
 
 
-def load_emulators(directory: str | None, keys: tuple[str, ...] = tuple(EMULATORS)) -> dict:
+def load_emulators(directory: str | None, keys: tuple[str, ...] = tuple(EMULATORS),
+                   suffix: str = "") -> dict:
     """The demo's emulators (``keys`` of them): shipped names, or model files
-    ``DIR/lcdm_cmb_tt`` …; exits with a clear message when they are missing."""
+    ``DIR/lcdm_cmb_tt`` …; ``suffix`` picks another set of the CMB ones (``"_planck"``: the
+    Planck-region polynomials); exits with a clear message when they are missing."""
     import cosmoemu
 
     emus = {}
     for key in keys:
-        name = EMULATORS[key]
+        name = EMULATORS[key] + (suffix if key.startswith("cmb_") else "")
         target = str(Path(directory) / name) if directory else name
         try:
             emus[key] = cosmoemu.load_emulator(target)

@@ -93,6 +93,9 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2, help="CAMB processes")
     ap.add_argument("--emulators", default=None, help="directory of model files (default: "
                     "the shipped emulators)")
+    ap.add_argument("--set", dest="emu_set", choices=("box", "planck"), default="box",
+                    help="box: the whole-box networks lcdm_cmb_tt/te/ee (default); planck: the "
+                    "Planck-region polynomials lcdm_cmb_tt_planck/...")
     ap.add_argument("--cache", default=None, help="npz to keep/reuse the CAMB spectra")
     ap.add_argument("--region", choices=("ellipsoid", "box"), default="ellipsoid",
                     help="where the cosmologies are drawn (see the module docstring)")
@@ -107,9 +110,15 @@ def main() -> None:
     args = ap.parse_args()
 
     emus = load_emulators(args.emulators, ("cmb_tt", "cmb_te", "cmb_ee", "derived"))
-    theory = EmulatorTheory({k: v for k, v in emus.items() if k != "derived"})
-    box = {p: (lo, hi) for p, lo, hi in theory.box}
+    box = {p: (lo, hi) for p, lo, hi in EmulatorTheory(
+        {k: v for k, v in emus.items() if k != "derived"}).box}
     mean, cov = posterior_gaussian(args.chains, emus, args.seed)
+    if args.emu_set == "planck":
+        emus = load_emulators(args.emulators, ("cmb_tt", "cmb_te", "cmb_ee"), suffix="_planck")
+    theory = EmulatorTheory({k: v for k, v in emus.items() if k != "derived"})
+    used = [Path(str(e.metadata.get("source", "?"))).stem for k, e in emus.items()
+            if k != "derived"]
+    print(f"emulators: {', '.join(used)}")
     cache = Path(args.cache) if args.cache else None
     if args.store:
         rows, dl_camb = from_store(args.store, args.n)
@@ -151,6 +160,11 @@ def main() -> None:
         chi_emu = np.asarray(chi2(lik, tt, te, ee))
         d = jnp.asarray(dl_camb)
         chi_camb = np.asarray(chi2(lik, d[:, 0], d[:, 1], d[:, 2]))
+    n_out = int(np.sum(~np.isfinite(chi_emu)))
+    if n_out:
+        print(f"{n_out} cosmologies lie outside the emulators' region (NaN): left out")
+        keep = np.isfinite(chi_emu)
+        rows, chi_emu, chi_camb, radius = rows[keep], chi_emu[keep], chi_camb[keep], radius[keep]
     delta = chi_emu - chi_camb
     a = np.abs(delta)
     print(f"\nPlanck plik_lite TTTEEE + low-ell TT, A_planck = 1, {len(rows)} cosmologies from "

@@ -3,13 +3,22 @@
 from .._errors import OutOfBoxError
 from ._emulator import POLICIES, Emulator, make_emulator
 from ._io import SCHEMA_VERSION, ModelFileError, read_emulator, save_emulator
-from ._network import ACTIVATIONS, MLP, alsing_activation, init_mlp
+from ._network import (
+    ACTIVATIONS,
+    MLP,
+    alsing_activation,
+    init_mlp,
+    n_polynomial_features,
+    polynomial_features,
+)
 from ._pca import PCAFit, fit_pca, fit_pca_streaming
 from ._registry import list_emulators, load_emulator
 from ._train import DEFAULT_STAGES, Stage, TrainingError, TrainResult, train_emulator
 from ._transforms import PCA, Affine, ParamFactor, Pow10, Transform
 
 __all__ = [
+    "polynomial_features",
+    "n_polynomial_features",
     "ACTIVATIONS",
     "DEFAULT_STAGES",
     "MLP",

@@ -47,6 +47,8 @@ class Emulator(eqx.Module):
         output_transforms: steps from network output to physical units, in order.
         parameters: input names, in the order of the last axis of an array input.
         kind: ``"dense"`` (network outputs every mode) or ``"pca"`` (PCA coefficients).
+        region: ``None``, or an ellipsoid inside the box where the emulator is valid (a
+            local emulator of a posterior region); see :attr:`region`.
 
     Example:
         >>> emu = cosmoemu.load_emulator("lcdm_cmb_tt")            # doctest: +SKIP
@@ -62,6 +64,8 @@ class Emulator(eqx.Module):
     _box: tuple[tuple[float, float], ...] = eqx.field(static=True)
     # JSON text (hash cached by Python) holding modes, mode label and metadata
     _meta: str = eqx.field(static=True)
+    # optional ellipsoid: (centre, whitening matrix L^-1 with cov = L L^T, radius), static
+    _region: tuple | None = eqx.field(static=True, default=None)
 
     # Identity hash and equality (Equinox would hash the arrays and fail), so that a bound
     # method is hashable and `jax.jit(emu.predict)` works with the emulator as a constant.
@@ -76,6 +80,25 @@ class Emulator(eqx.Module):
     def box(self) -> dict[str, tuple[float, float]]:
         """Training box ``{name: (low, high)}``; outside it ``predict`` raises by default."""
         return dict(zip(self.parameters, self._box, strict=True))
+
+    @property
+    def region(self) -> dict[str, Any] | None:
+        """The validity ellipsoid, or None (the box alone).
+
+        ``{"center": {name: value}, "covariance": (n_params, n_params) list, "radius": r}``:
+        inputs with Mahalanobis distance sqrt((x-c)^T C^-1 (x-c)) > r count as outside, like
+        inputs outside the box.
+        """
+        if self._region is None:
+            return None
+        return dict(_parse_json(self._region[3]))
+
+    def _radius(self, x: Array) -> Array:
+        """Mahalanobis distance of ``x`` ``(..., n_params)`` from the region's centre."""
+        center, whiten, _, _ = self._region
+        c = jnp.asarray(np.array(center), x.dtype)
+        w = jnp.asarray(np.array(whiten), x.dtype)
+        return jnp.sqrt(jnp.sum(((x - c) @ w.T) ** 2, axis=-1))
 
     @property
     def modes(self) -> np.ndarray:
@@ -103,10 +126,15 @@ class Emulator(eqx.Module):
         return len(_parse_json(self._meta)["modes"])
 
     def __repr__(self) -> str:
-        sizes = "x".join(map(str, self.network.sizes))
+        net = self.network
+        sizes = "x".join(map(str, net.sizes))
+        arch = (f"activation={net.activation!r}" if len(net.sizes) > 2 else "linear")
+        if net.input_degree > 1:
+            arch += f", input_degree={net.input_degree}"
+        region = ", region=ellipsoid" if self._region is not None else ""
         return (
             f"Emulator(kind={self.kind!r}, parameters={self.parameters}, "
-            f"n_modes={self.n_modes}, network={sizes}, activation={self.network.activation!r})"
+            f"n_modes={self.n_modes}, network={sizes}, {arch}{region})"
         )
 
     # ----------------------------------------------------------------- inputs
@@ -144,19 +172,24 @@ class Emulator(eqx.Module):
         return x.astype(jnp.result_type(x, float))
 
     def in_box(self, params: Mapping[str, ArrayLike] | ArrayLike) -> Array:
-        """``True`` where every parameter lies in the training box (edges included); jit-safe.
+        """``True`` where every parameter lies in the training box (edges included), and
+        inside the :attr:`region` ellipsoid when there is one; jit-safe.
 
         Returns:
             Boolean array of the batch shape ``(...)``.
         """
         x = self.as_array(params)
         lo, hi = (jnp.asarray(np.array(b), x.dtype) for b in zip(*self._box, strict=True))
-        return jnp.all((x >= lo) & (x <= hi), axis=-1)
+        inside = jnp.all((x >= lo) & (x <= hi), axis=-1)
+        if self._region is not None:
+            inside = inside & (self._radius(x) <= self._region[2])
+        return inside
 
     def _check_box_concrete(self, x: np.ndarray, policy: str) -> None:
         lo, hi = (np.asarray(b, x.dtype) for b in zip(*self._box, strict=True))
         bad = (x < lo) | (x > hi) | ~np.isfinite(x)
         if not bad.any():
+            self._check_region_concrete(x, policy)
             return
         flat = bad.reshape(-1, self.n_params)
         rows = np.flatnonzero(flat.any(axis=1))
@@ -179,6 +212,30 @@ class Emulator(eqx.Module):
             raise OutOfBoxError(msg)
         warnings.warn(msg, stacklevel=3)
 
+    def _check_region_concrete(self, x: np.ndarray, policy: str) -> None:
+        if self._region is None:
+            return
+        radius = np.asarray(self._radius(jnp.asarray(x))).reshape(-1)
+        limit = self._region[2]
+        out = np.flatnonzero(radius > limit)
+        if out.size == 0:
+            return
+        row = int(out[0])
+        values = dict(zip(self.parameters, x.reshape(-1, self.n_params)[row].tolist(),
+                          strict=True))
+        msg = (
+            f"parameters {values} "
+            f"are {radius[row]:.3g} sigma from the centre of the emulator's validity ellipsoid, "
+            f"beyond its radius {limit:g}"
+            + (f" (row {row}; {out.size} of {radius.size} rows are outside)"
+               if radius.size > 1 else "")
+            + ". This is a local emulator (see emulator.region); use a whole-box emulator "
+            "there, or pass policy='clip' or policy='nan' (or 'warn') to predict."
+        )
+        if policy == "raise":
+            raise OutOfBoxError(msg)
+        warnings.warn(msg, stacklevel=4)
+
     # ----------------------------------------------------------------- prediction
     def predict(
         self, params: Mapping[str, ArrayLike] | ArrayLike, policy: Policy = "raise"
@@ -189,7 +246,8 @@ class Emulator(eqx.Module):
             params: mapping name -> scalar/array (any broadcastable batch shape), or an array
                 ``(..., n_params)`` in :attr:`parameters` order. The dtype of the inputs sets the
                 dtype of the computation (float32 by default, float64 under ``jax.enable_x64``).
-            policy: what to do outside the training box. ``"raise"`` (default): an
+            policy: what to do outside the training box (or :attr:`region`). ``"raise"``
+                (default): an
                 :class:`~cosmoemu.OutOfBoxError` naming the parameter, value and box (inside
                 ``jit`` a runtime error, with no value in the message); ``"warn"``: warn and
                 extrapolate; ``"clip"``: clip the inputs to the box; ``"nan"``: NaN outputs for
@@ -222,6 +280,11 @@ class Emulator(eqx.Module):
         elif policy == "clip":
             lo, hi = (jnp.asarray(np.array(b), x.dtype) for b in zip(*self._box, strict=True))
             x = jnp.clip(x, lo, hi)
+            if self._region is not None:  # then pull back towards the centre onto the surface
+                c = jnp.asarray(np.array(self._region[0]), x.dtype)
+                r = self._radius(x)[..., None]
+                shrink = jnp.where(r > self._region[2], self._region[2] / r, 1.0)
+                x = c + (x - c) * shrink
         if policy == "nan":  # NaN inputs give NaN outputs: cheaper than masking every mode
             x = jnp.where(self.in_box(x)[..., None], x, jnp.nan)
         return self._forward(x)
@@ -269,8 +332,13 @@ def make_emulator(
     *,
     mode_label: str = "mode",
     metadata: Mapping[str, Any] | None = None,
+    region: Mapping[str, Any] | None = None,
 ) -> Emulator:
-    """Assemble an :class:`Emulator` from its parts (used by training and loading)."""
+    """Assemble an :class:`Emulator` from its parts (used by training and loading).
+
+    ``region``: ``{"center": {name: value} or [values], "covariance": (n, n), "radius": r}``, an
+    ellipsoid of validity inside the box (checked like the box), or None.
+    """
     parameters = tuple(str(p) for p in parameters)
     if isinstance(box, Mapping):
         box_t = tuple((float(box[p][0]), float(box[p][1])) for p in parameters)
@@ -281,6 +349,7 @@ def make_emulator(
             raise ValueError(f"box of '{p}' must have low < high, got [{lo}, {hi}]")
     modes_list = np.asarray(modes).tolist()
     meta = {"modes": modes_list, "mode_label": mode_label, **dict(metadata or {})}
+    region_t = None if region is None else _region_tuple(region, parameters, box_t)
     return Emulator(
         network=network,
         input_transform=input_transform,
@@ -289,4 +358,39 @@ def make_emulator(
         kind=kind,
         _box=box_t,
         _meta=json.dumps(meta, sort_keys=True),
+        _region=region_t,
     )
+
+
+def _region_tuple(region: Mapping[str, Any], parameters: tuple[str, ...],
+                  box: tuple[tuple[float, float], ...]) -> tuple:
+    """Check a region description; ``(centre, whitening, radius, canonical JSON)``."""
+    unknown = set(region) - {"center", "covariance", "radius"}
+    if unknown or not {"center", "covariance", "radius"} <= set(region):
+        raise ValueError("region must be {center, covariance, radius}, got keys "
+                         f"{sorted(region)}")
+    center = region["center"]
+    if isinstance(center, Mapping):
+        missing = [p for p in parameters if p not in center]
+        if missing or len(center) != len(parameters):
+            raise ValueError(f"region.center must give exactly {parameters}, got {sorted(center)}")
+        center = [center[p] for p in parameters]
+    c = np.asarray(center, np.float64)
+    cov = np.asarray(region["covariance"], np.float64)
+    n = len(parameters)
+    radius = float(region["radius"])
+    if c.shape != (n,) or cov.shape != (n, n):
+        raise ValueError(f"region.center must have {n} values and region.covariance shape "
+                         f"({n}, {n}); got {c.shape} and {cov.shape}")
+    if not np.allclose(cov, cov.T) or np.any(np.linalg.eigvalsh(cov) <= 0):
+        raise ValueError("region.covariance must be symmetric and positive definite")
+    if not radius > 0:
+        raise ValueError(f"region.radius must be > 0, got {radius}")
+    lo, hi = np.array(box).T
+    if np.any(c < lo) or np.any(c > hi):
+        raise ValueError("region.center lies outside the box")
+    whiten = np.linalg.inv(np.linalg.cholesky(cov))
+    canon = {"center": dict(zip(parameters, c.tolist(), strict=True)),
+             "covariance": cov.tolist(), "radius": radius}
+    return (tuple(c.tolist()), tuple(map(tuple, whiten.tolist())), radius,
+            json.dumps(canon, sort_keys=True))

@@ -93,7 +93,9 @@ def save_emulator(emulator: Emulator, path: str | os.PathLike, **extra: Any) -> 
         "box": {p: list(b) for p, b in emulator.box.items()},
         "modes": emulator.modes.tolist(),
         "mode_label": meta.pop("mode_label", "mode"),
-        "network": {"sizes": list(net.sizes), "activation": net.activation},
+        "network": {"sizes": list(net.sizes), "activation": net.activation,
+                    **({"input_degree": net.input_degree} if net.input_degree != 1 else {})},
+        **({"region": emulator.region} if emulator.region is not None else {}),
         "input_transform": in_spec,
         "output_transforms": out_specs,
         "arrays": {k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in arrays.items()},
@@ -174,7 +176,10 @@ def read_emulator(path: str | os.PathLike) -> Emulator:
         n_act = n_layers - 1 if act == "alsing" else 0
         alphas = tuple(arrays[f"network/{i}/alpha"] for i in range(n_act))
         betas = tuple(arrays[f"network/{i}/beta"] for i in range(n_act))
-        network = MLP(weights, biases, alphas, betas, act)
+        degree = net_spec.get("input_degree", 1)
+        if not (isinstance(degree, int) and degree >= 1):
+            raise ModelFileError(f"bad input_degree {degree!r} in '{json_path}'")
+        network = MLP(weights, biases, alphas, betas, act, degree)
         input_tf = Affine.from_spec(_require(manifest, "input_transform", json_path), arrays)
         outputs = tuple(
             transform_from_spec(s, arrays)
@@ -188,14 +193,18 @@ def read_emulator(path: str | os.PathLike) -> Emulator:
         raise ModelFileError(f"network sizes in '{npz_path}' differ from the manifest")
     meta = dict(manifest.get("metadata", {}))
     meta["source"] = str(json_path)
-    return make_emulator(
-        network,
-        input_tf,
-        outputs,
-        _require(manifest, "parameters", json_path),
-        _require(manifest, "box", json_path),
-        _require(manifest, "modes", json_path),
-        _require(manifest, "kind", json_path),
-        mode_label=manifest.get("mode_label", "mode"),
-        metadata=meta,
-    )
+    try:
+        return make_emulator(
+            network,
+            input_tf,
+            outputs,
+            _require(manifest, "parameters", json_path),
+            _require(manifest, "box", json_path),
+            _require(manifest, "modes", json_path),
+            _require(manifest, "kind", json_path),
+            mode_label=manifest.get("mode_label", "mode"),
+            metadata=meta,
+            region=manifest.get("region"),
+        )
+    except ValueError as err:
+        raise ModelFileError(f"'{json_path}': {err}") from err

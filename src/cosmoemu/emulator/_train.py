@@ -162,6 +162,33 @@ def _loss_fn(loss: str):
     return fn
 
 
+def _lstsq_fit(net: MLP, input_tf: Affine, x: np.ndarray, targets: np.ndarray,
+               weights: np.ndarray, dtype: type) -> MLP:
+    """Exact least-squares weights of a network without hidden layers, in float64.
+
+    Minimises the same weighted MSE as the ``"mse"`` loss (per-output weights only rescale
+    independent columns, so they do not change the solution)."""
+    from ._network import polynomial_features
+
+    del weights  # one least-squares problem per output column: weights do not matter
+    with jax.enable_x64(True):
+        z = np.asarray(input_tf.encode(np.asarray(x, np.float64)), np.float64)
+        feats = np.asarray(polynomial_features(jnp.asarray(z, jnp.float64), net.input_degree))
+    design = np.concatenate([feats, np.ones((len(feats), 1))], axis=1)
+    # scale columns for conditioning, solve, undo
+    scale = np.maximum(np.abs(design).max(axis=0), 1e-300)
+    coef, _, rank, _ = np.linalg.lstsq(design / scale, np.asarray(targets, np.float64),
+                                       rcond=None)
+    if rank < design.shape[1]:
+        raise ValueError(
+            f"least squares is rank-deficient ({rank} < {design.shape[1]} terms): use more "
+            "training samples than polynomial terms, or a lower input_degree"
+        )
+    coef = coef / scale[:, None]
+    return MLP((np.asarray(coef[:-1], dtype),), (np.asarray(coef[-1], dtype),), (), (),
+               net.activation, net.input_degree)
+
+
 def _fingerprint(*parts: Any) -> str:
     h = hashlib.sha256()
     for p in parts:
@@ -187,6 +214,9 @@ def train_emulator(
     feature_scale: str | np.ndarray | None = "std",
     hidden: Sequence[int] = (256, 256, 256, 256),
     activation: str = "alsing",
+    input_degree: int = 1,
+    solver: str = "adam",
+    region: Mapping[str, Any] | None = None,
     loss: str = "mse",
     sigma: np.ndarray | None = None,
     stages: Sequence[Stage | Mapping[str, Any]] = DEFAULT_STAGES,
@@ -226,6 +256,14 @@ def train_emulator(
         hidden: hidden-layer widths.
         activation: ``"alsing"`` (trainable, Alsing et al. 2020), ``"tanh"``, ``"silu"``,
             ``"gelu"`` or ``"relu"``.
+        input_degree: feed the network the monomials of degree 1..d of the standardised
+            inputs (1: the inputs themselves). With ``hidden=()`` the emulator is a polynomial.
+        solver: ``"adam"`` (the staged schedule), or ``"lstsq"``: the exact least-squares fit
+            of a network without hidden layers (``hidden=()``, ``loss="mse"``), in float64;
+            ``stages`` are then unused and the validation split only measures the fit.
+        region: an ellipsoid of validity ``{"center", "covariance", "radius"}`` saved with the
+            model (inputs outside it count as outside the box), for emulators trained on a
+            posterior region; see :attr:`Emulator.region`.
         loss: ``"mse"`` on the network's standardised targets, or ``"weighted"``: mean of
             ``((prediction - outputs) / sigma)**2`` in physical units.
         sigma: per-mode error model for ``loss="weighted"``: ``(n_modes,)`` or
@@ -259,6 +297,12 @@ def train_emulator(
     check_choice(loss, LOSSES, "loss")
     check_choice(optimizer, ("adam", "adamw"), "optimizer")
     check_choice(dtype, ("float32", "float64"), "dtype")
+    check_choice(solver, ("adam", "lstsq"), "solver")
+    hidden = tuple(hidden)
+    if solver == "lstsq" and (hidden or loss != "mse" or init is not None):
+        raise ValueError("solver='lstsq' fits a network without hidden layers (hidden=()) to "
+                         f"the MSE loss from scratch; got hidden={hidden}, loss={loss!r}"
+                         + (", init=..." if init is not None else ""))
     x = np.asarray(params, np.float64)
     y = np.asarray(outputs, np.float64)
     parameters = tuple(parameters)
@@ -325,7 +369,8 @@ def train_emulator(
         else:
             # decode order for PCA: (coefficient standardisation, PCA, ...)
             n_out = chain[1].n_components if kind == "pca" else m
-            net = init_mlp(key, (len(parameters), *hidden, n_out), activation, np_dtype)
+            net = init_mlp(key, (len(parameters), *hidden, n_out), activation, np_dtype,
+                           input_degree)
         net = jax.tree_util.tree_map(lambda a: jnp.asarray(a, np_dtype), net)
         frozen = jax.tree_util.tree_map(lambda a: jnp.asarray(a, np_dtype), (input_tf, chain))
 
@@ -358,6 +403,8 @@ def train_emulator(
             "kind": kind,
             "hidden": list(net.sizes[1:-1]),
             "activation": net.activation,
+            "input_degree": net.input_degree,
+            "solver": solver,
             "loss": loss,
             "stages": [asdict(s) for s in stages],
             "optimizer": optimizer,
@@ -369,31 +416,42 @@ def train_emulator(
             "n_val": int(val_idx.size),
         }
         fp = _fingerprint(x, y, train_idx, json.dumps(settings, sort_keys=True))
-        state = LoopState(net, opt.init(net), net, float(_jitted(loss_fn)(net, frozen, xv, tv, sv)))
-        ckpt = Path(checkpoint) if checkpoint is not None else None
-        if ckpt is not None and state.restore(ckpt, fp):
-            log.info(
-                "resuming from checkpoint %s at stage %d epoch %d", ckpt, state.stage, state.epoch
+        if solver == "lstsq":
+            final_net = _lstsq_fit(net, input_tf, x[train_idx], targets[train_idx], s_all,
+                                   np_dtype)
+            final_j = jax.tree_util.tree_map(jnp.asarray, final_net)
+            best_val = float(_jitted(loss_fn)(final_j, frozen, xv, tv, sv))
+            train_loss = float(_jitted(loss_fn)(final_j, frozen, xt, tt, st))
+            history = {"train_loss": [train_loss], "val_loss": [best_val], "stage": [0],
+                       "learning_rate": [0.0]}
+            settings["stages"] = []
+        else:
+            state = LoopState(net, opt.init(net), net,
+                              float(_jitted(loss_fn)(net, frozen, xv, tv, sv)))
+            ckpt = Path(checkpoint) if checkpoint is not None else None
+            if ckpt is not None and state.restore(ckpt, fp):
+                log.info("resuming from checkpoint %s at stage %d epoch %d", ckpt, state.stage,
+                         state.epoch)
+            state = run_stages(
+                state,
+                stages,
+                loss_fn,
+                opt,
+                frozen,
+                (xt, tt, st),
+                (xv, tv, sv),
+                key,
+                checkpoint=ckpt,
+                fingerprint=fp,
+                checkpoint_every=checkpoint_every,
+                progress=progress,
+                callback=callback,
             )
-        state = run_stages(
-            state,
-            stages,
-            loss_fn,
-            opt,
-            frozen,
-            (xt, tt, st),
-            (xv, tv, sv),
-            key,
-            checkpoint=ckpt,
-            fingerprint=fp,
-            checkpoint_every=checkpoint_every,
-            progress=progress,
-            callback=callback,
-        )
-        final_net = jax.tree_util.tree_map(np.asarray, state.best_net)
-        history, best_val = state.history, state.best_val
+            final_net = jax.tree_util.tree_map(np.asarray, state.best_net)
+            history, best_val = state.history, state.best_val
 
-    epochs_per_stage = [int(sum(1 for s in history["stage"] if s == i)) for i in range(len(stages))]
+    n_stages = 0 if solver == "lstsq" else len(stages)
+    epochs_per_stage = [int(sum(1 for s in history["stage"] if s == i)) for i in range(n_stages)]
     training = {
         **settings,
         "epochs_per_stage": epochs_per_stage,
@@ -413,6 +471,7 @@ def train_emulator(
         kind,
         mode_label=mode_label,
         metadata={"training": training, **info},
+        region=region,
     )
     hist = {k: np.asarray(v) for k, v in history.items()}
     return TrainResult(emu, hist, train_idx, val_idx, summary={"best_val_loss": float(best_val)})

@@ -104,6 +104,8 @@ def parse_train_config(cfg: Mapping[str, Any], base_dir: str | os.PathLike = "."
         "hidden",
         "activation",
         "mode_weights",
+        "input_degree",
+        "region",
     )
     check_keys(emu, allowed, "emulator")
     emu.setdefault("kind", "dense")
@@ -114,8 +116,18 @@ def parse_train_config(cfg: Mapping[str, Any], base_dir: str | os.PathLike = "."
     fs = emu.get("feature_scale", "std")
     check_choice(fs, ("std", "error_model"), "emulator.feature_scale")
     hidden = get(emu, "hidden", list, [256, 256, 256, 256], where="emulator")
-    if not hidden or not all(isinstance(h, int) and h > 0 for h in hidden):
+    if not all(isinstance(h, int) and h > 0 for h in hidden):
         raise ConfigError("emulator.hidden", f"must be a list of positive widths, got {hidden}")
+    degree = get(emu, "input_degree", int, 1, where="emulator")
+    if degree < 1:
+        raise ConfigError("emulator.input_degree", f"must be an integer >= 1, got {degree}")
+    region = emu.get("region")
+    if region is not None and region != "design":
+        if not isinstance(region, dict):
+            raise ConfigError("emulator.region", "must be 'design' (the store's one "
+                              "ellipsoid design) or a mapping {center, covariance, radius}, "
+                              f"got {region!r}")
+        check_keys(region, ("center", "covariance", "radius"), "emulator.region")
     factor = get(emu, "factor", dict, None, where="emulator")
     if factor is not None:
         check_keys(factor, ("linear", "log", "const"), "emulator.factor")
@@ -163,8 +175,20 @@ def parse_train_config(cfg: Mapping[str, Any], base_dir: str | os.PathLike = "."
         "checkpoint",
         "checkpoint_every",
         "finetune",
+        "solver",
     )
     check_keys(tr, allowed, "training")
+    check_choice(tr.get("solver", "adam"), ("adam", "lstsq"), "training.solver")
+    if tr.get("solver", "adam") == "lstsq":
+        if hidden:
+            raise ConfigError("emulator.hidden", "training.solver 'lstsq' fits a network "
+                              f"without hidden layers: set hidden: [], got {hidden}")
+        if tr.get("loss", "mse") != "mse" or "finetune" in tr:
+            raise ConfigError("training", "solver 'lstsq' fits the mse loss once: no other "
+                              "loss, no finetune")
+    elif not hidden:
+        raise ConfigError("emulator.hidden", "a network without hidden layers needs "
+                          "training.solver: lstsq")
     _check_phase(tr, "training", em)
     tr["stages"] = _parse_stages(tr, "training") or list(DEFAULT_STAGES)
     ft = get(tr, "finetune", dict, None, where="training")
@@ -363,6 +387,9 @@ def train_from_config(
         feature_scale=feature_scale,
         hidden=tuple(emu.get("hidden", (256,) * 4)),
         activation=emu.get("activation", "alsing"),
+        input_degree=int(emu.get("input_degree", 1)),
+        solver=tr.get("solver", "adam"),
+        region=_region(emu.get("region"), ds),
         loss=tr.get("loss", "mse"),
         stages=tr["stages"],
         optimizer=tr.get("optimizer", "adam"),
@@ -398,6 +425,18 @@ def train_from_config(
     )
     result.summary["files"] = [str(f) for f in files]
     return result
+
+
+def _region(value: Any, ds: Any) -> dict[str, Any] | None:
+    """The emulator's validity ellipsoid from the config: explicit, or the store's design."""
+    if value is None or isinstance(value, dict):
+        return value
+    recipe = (ds.manifest or {}).get("design", {}).get("recipe", [])
+    if len(recipe) != 1 or recipe[0].get("kind") != "ellipsoid" or "covariance" not in recipe[0]:
+        raise ConfigError("emulator.region", "'design' needs a store made by one ellipsoid design "
+                          "with a covariance; give {center, covariance, radius} instead")
+    r = recipe[0]
+    return {"center": r["fiducial"], "covariance": r["covariance"], "radius": r["radius"]}
 
 
 def apply_mode_weights(
