@@ -240,6 +240,10 @@ def validate_emulators(
         cols = [store.param_names.index(p) for p in emu.parameters]
         x = params_all[:, cols]
         inside = np.asarray(emu.in_box(x))
+        if not inside.any():
+            log.warning("no cosmology of '%s' lies inside %s's box or region; %s skipped",
+                        data, name, name)
+            continue
         if not inside.all():
             log.warning(
                 "%d of %d cosmologies lie outside %s's box; skipped",
