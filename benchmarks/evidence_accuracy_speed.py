@@ -345,8 +345,11 @@ def planck(nlive):
 
     loglike = posterior.loglike  # already compiled (equinox filter_jit)
     t0 = time.perf_counter()
+    # random walks: dynesty's default uniform sampling in bounding ellipsoids runs for tens of
+    # minutes here (the posterior fills ~1e-6 of the prior box; bootstrapped bounds inflate)
     sampler = dynesty.NestedSampler(lambda x: float(loglike(x)), transform, posterior.ndim,
-                                    nlive=nlive, rstate=np.random.default_rng(0))
+                                    nlive=nlive, sample="rwalk", bootstrap=0,
+                                    rstate=np.random.default_rng(0))
     sampler.run_nested(dlogz=0.1, print_progress=False)
     t_dyn = time.perf_counter() - t0
     ln_z_d, err_d = float(sampler.results.logz[-1]), float(sampler.results.logzerr[-1])

@@ -270,7 +270,7 @@ class Emulator(eqx.Module):
                     x = eqx.error_if(
                         x,
                         ~jnp.all(inside),
-                        "parameters outside the emulator's training box "
+                        "parameters outside the emulator's training box (or validity region) "
                         f"{self.box}; use policy='nan' or in_box() inside jitted code",
                     )
                 else:
