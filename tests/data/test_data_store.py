@@ -86,3 +86,27 @@ def test_empty_store_describes_itself_from_manifest(toy_config, monkeypatch):
     store = open_store(cfg["output"])
     assert len(store) == 0 and store.param_names == ("a", "b", "c")
     assert store.shape("pk_nonlin") == (2, 8) and store.load("tt").shape == (0, 39)
+
+
+def test_sandbox_messages_are_data_not_pickles():
+    """The worker <-> sandbox protocol carries JSON and raw array bytes only: arrays come back
+    bit-exact with their dtype and shape, and anything that is not plain data is refused."""
+    import os
+
+    from cosmoemu.data._sandbox import _recv, _send
+
+    msg = ("ok", {"spectra": np.arange(12, dtype=np.float64).reshape(3, 4) / 7,
+                  "derived": np.array([0.81, 1.04], np.float32), "n": np.int64(3)}, 1.5)
+    r, w = os.pipe()
+    try:
+        _send(w, msg)
+        status, payload, seconds = _recv(r, deadline=None)
+        with pytest.raises(TypeError, match="cannot send"):
+            _send(w, {"f": lambda: 0})
+    finally:
+        os.close(r)
+        os.close(w)
+    assert (status, seconds, payload["n"]) == ("ok", 1.5, 3)
+    for key in ("spectra", "derived"):
+        assert payload[key].dtype == msg[1][key].dtype
+        np.testing.assert_array_equal(payload[key], msg[1][key])

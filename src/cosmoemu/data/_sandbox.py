@@ -8,17 +8,20 @@ the backend once and computes samples one at a time. The parent waits for each a
 failed and a fresh sandbox takes the next sample. A crash of the child (segmentation fault,
 Fortran ``STOP``) is recorded the same way, with the tail of the child's stderr.
 
-Messages are length-prefixed pickles over pipes between two processes of this same run (never
-written to disk). The child's stdout is redirected to its stderr so that Boltzmann-code chatter
-cannot corrupt them. On Linux the child also dies with the thread that started it
-(``PR_SET_PDEATHSIG``), so killing a run with SIGKILL leaves no orphans.
+Messages are data only, never pickles: a length-prefixed JSON document in which arrays are
+replaced by references to raw little-endian buffers that follow it (dtype and shape in the JSON),
+over pipes between two processes of this same run (never written to disk). The child's stdout
+is redirected to its stderr so that Boltzmann-code chatter cannot corrupt them. On Linux the
+child also dies with the thread that started it (``PR_SET_PDEATHSIG``), so killing a run with
+SIGKILL leaves no orphans.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import os
-import pickle
 import select
 import signal
 import struct
@@ -60,9 +63,45 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[n:]
 
 
+def _encode(obj: Any, buffers: list[bytes]) -> Any:
+    """JSON-ready copy of ``obj``; arrays go to ``buffers`` and are replaced by references."""
+    if isinstance(obj, np.ndarray):
+        a = np.ascontiguousarray(obj)
+        if a.dtype.kind not in "biuf":
+            raise TypeError(f"cannot send an array of dtype {a.dtype}")
+        a = a.astype(a.dtype.newbyteorder("<"), copy=False)
+        buffers.append(a.tobytes())
+        return {"__array__": len(buffers) - 1, "dtype": a.dtype.str, "shape": list(a.shape)}
+    if isinstance(obj, dict):
+        return {str(k): _encode(v, buffers) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_encode(v, buffers) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if obj is None or isinstance(obj, (str, int, float, bool)):
+        return obj
+    raise TypeError(f"cannot send a {type(obj).__name__} to the sandbox")
+
+
+def _decode(obj: Any, buffers: list[bytes]) -> Any:
+    if isinstance(obj, dict):
+        if "__array__" in obj:
+            a = np.frombuffer(buffers[obj["__array__"]], dtype=np.dtype(obj["dtype"]))
+            return a.reshape(obj["shape"]).copy()
+        return {k: _decode(v, buffers) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_decode(v, buffers) for v in obj]
+    return obj
+
+
 def _send(fd: int, obj: Any) -> None:
-    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    _write_all(fd, _HEADER.pack(len(data)) + data)
+    buffers: list[bytes] = []
+    body = _encode(obj, buffers)
+    head = json.dumps({"buffers": len(buffers), "body": body}).encode()
+    parts = [_HEADER.pack(len(head)), head]
+    for b in buffers:
+        parts += [_HEADER.pack(len(b)), b]
+    _write_all(fd, b"".join(parts))
 
 
 def _read_exact(fd: int, n: int, deadline: float | None) -> bytes:
@@ -81,8 +120,13 @@ def _read_exact(fd: int, n: int, deadline: float | None) -> bytes:
 
 
 def _recv(fd: int, deadline: float | None = None) -> Any:
-    (size,) = _HEADER.unpack(_read_exact(fd, _HEADER.size, deadline))
-    return pickle.loads(_read_exact(fd, size, deadline))
+    def frame() -> bytes:
+        (size,) = _HEADER.unpack(_read_exact(fd, _HEADER.size, deadline))
+        return _read_exact(fd, size, deadline)
+
+    head = json.loads(frame())
+    buffers = [frame() for _ in range(head["buffers"])]
+    return _decode(head["body"], buffers)
 
 
 def _describe(err: BaseException) -> str:
@@ -122,8 +166,8 @@ class Sandbox:
             close_fds=True,
         )
         _LIVE.add(self)
-        spec = {"target": target, "request": request, "settings": dict(settings),
-                "fixed": dict(fixed), "sys_path": list(sys.path)}
+        spec = {"target": target, "request": dataclasses.asdict(request),
+                "settings": dict(settings), "fixed": dict(fixed), "sys_path": list(sys.path)}
         try:
             _send(self._proc.stdin.fileno(), spec)
             reply = _recv(self._proc.stdout.fileno(), time.monotonic() + startup_timeout)
@@ -212,7 +256,8 @@ def sandbox_for(
     target: str, request: Any, settings: Mapping[str, Any], fixed: Mapping[str, float]
 ) -> Sandbox:
     """This thread's live sandbox for that backend, started if needed (saves imports per task)."""
-    key = pickle.dumps((target, request, sorted(settings.items()), sorted(fixed.items())))
+    key = json.dumps([target, dataclasses.asdict(request), settings, fixed], sort_keys=True,
+                     default=repr)
     current = getattr(_LOCAL, "sandbox", None)
     if current is not None and (_LOCAL.key != key or not current.alive):
         current.close()
@@ -257,8 +302,11 @@ def _main() -> None:
             sys.path.insert(0, path)
     try:
         from ._backend import get_backend
+        from ._request import Request
 
-        backend = get_backend(spec["target"])(spec["request"], spec["settings"], spec["fixed"])
+        request = Request(**{k: tuple(v) if isinstance(v, list) else v
+                             for k, v in spec["request"].items()})
+        backend = get_backend(spec["target"])(request, spec["settings"], spec["fixed"])
     except BaseException as err:  # noqa: BLE001 - reported to the parent
         _send(out_fd, ("error", _describe(err)))
         return
