@@ -163,14 +163,12 @@ def _loss_fn(loss: str):
 
 
 def _lstsq_fit(net: MLP, input_tf: Affine, x: np.ndarray, targets: np.ndarray,
-               weights: np.ndarray, dtype: type) -> MLP:
+               dtype: type) -> MLP:
     """Exact least-squares weights of a network without hidden layers, in float64.
 
-    Minimises the same weighted MSE as the ``"mse"`` loss (per-output weights only rescale
-    independent columns, so they do not change the solution)."""
+    Minimises the ``"mse"`` loss: its per-output weights only rescale independent columns,
+    which does not change the solution, so they are not needed here."""
     from ._network import polynomial_features
-
-    del weights  # one least-squares problem per output column: weights do not matter
     with jax.enable_x64(True):
         z = np.asarray(input_tf.encode(np.asarray(x, np.float64)), np.float64)
         feats = np.asarray(polynomial_features(jnp.asarray(z, jnp.float64), net.input_degree))
@@ -417,8 +415,7 @@ def train_emulator(
         }
         fp = _fingerprint(x, y, train_idx, json.dumps(settings, sort_keys=True))
         if solver == "lstsq":
-            final_net = _lstsq_fit(net, input_tf, x[train_idx], targets[train_idx], s_all,
-                                   np_dtype)
+            final_net = _lstsq_fit(net, input_tf, x[train_idx], targets[train_idx], np_dtype)
             final_j = jax.tree_util.tree_map(jnp.asarray, final_net)
             best_val = float(_jitted(loss_fn)(final_j, frozen, xv, tv, sv))
             train_loss = float(_jitted(loss_fn)(final_j, frozen, xt, tt, st))
