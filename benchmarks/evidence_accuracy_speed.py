@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 from scipy.special import logsumexp
 
-from cosmoemu.harmonic_mean import EvidenceWarning, evidence, linear_gaussian
+from cosmoemu.evidence import EvidenceWarning, evidence, linear_gaussian
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -76,7 +76,7 @@ def calibration(dims, seeds, n_samples):
 _COLD = """
 import time, numpy as np
 t0 = time.perf_counter()
-from cosmoemu.harmonic_mean import evidence
+from cosmoemu.evidence import evidence
 d = np.load({path!r})
 t1 = time.perf_counter()
 r = evidence(d["samples"], d["log_posterior"], seed=0)

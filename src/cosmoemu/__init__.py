@@ -29,15 +29,20 @@ _LAZY = {
     # inference
     "posterior_from_config": "cosmoemu.inference",
     "sample_posterior": "cosmoemu.inference",
-    # evidence (the subpackage is `harmonic_mean`, so that `cosmoemu.evidence` can be the function)
-    "evidence": "cosmoemu.harmonic_mean",
-    "bayes_factor": "cosmoemu.harmonic_mean",
+    "Chains": "cosmoemu.inference",
+    "read_chains": "cosmoemu.inference",
+    # evidence: `cosmoemu.evidence` is the subpackage, which is callable (it calls its
+    # `evidence` function), so the function and the module are one object in every import order
+    "evidence": None,
+    "bayes_factor": "cosmoemu.evidence",
 }
 
 __all__ = ["__version__", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:
+    if name == "evidence":
+        return importlib.import_module("cosmoemu.evidence")  # binds cosmoemu.evidence itself
     if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value

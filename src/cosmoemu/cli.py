@@ -13,7 +13,7 @@ import click
 from . import __version__
 from .data._cli import generate
 from .emulator._cli import train, validate
-from .harmonic_mean._cli import evidence
+from .evidence._cli import evidence
 from .inference._cli import demo, sample
 
 

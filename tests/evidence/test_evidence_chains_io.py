@@ -9,7 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from cosmoemu.cli import main
-from cosmoemu.harmonic_mean import evidence, linear_gaussian, read_chains
+from cosmoemu.evidence import evidence, linear_gaussian, read_chains
+from cosmoemu.inference import Chains
 
 NAMES = ["omega_b", "h"]
 
@@ -43,12 +44,15 @@ def _write_getdist(root, chains, single=False):
 
 
 def _check(chains, expected):
+    assert isinstance(chains, Chains)
     assert chains.names == tuple(NAMES)
     assert chains.n_chains == len(expected)
     for j, (x, lp, w) in enumerate(expected):
         np.testing.assert_array_equal(chains.samples[j], x)
         np.testing.assert_array_equal(chains.log_posterior[j], lp)
-        np.testing.assert_array_equal(chains.counts[j], w.astype(int))
+        np.testing.assert_array_equal(chains.weights[j], w)
+        # every other column is kept as derived: omega_m (the sum of the two) first
+        np.testing.assert_allclose(chains.derived[j][:, 0], x.sum(1), rtol=1e-15)
 
 
 def test_read_cobaya_layout(tmp_path):
@@ -58,7 +62,14 @@ def test_read_cobaya_layout(tmp_path):
     _check(read_chains(root), expected)
     _check(read_chains(tmp_path), expected)  # the folder
     _check(read_chains(tmp_path / "run.2.txt"), expected)  # one file of the root
-    assert read_chains(root).lengths == [300, 200, 250]
+    chains = read_chains(root)
+    assert chains.lengths == [300, 200, 250]
+    assert chains.derived_names == ("omega_m", "minuslogprior", "chi2")
+    assert chains.labels["omega_b"] == r"\Omega_b h^2"
+    assert chains.sources == ("run.1.txt", "run.2.txt", "run.3.txt")
+    picked = read_chains(root, params=["h"])
+    assert picked.names == ("h",) and picked.derived_names[0] == "omega_b"
+    np.testing.assert_array_equal(picked.samples[1][:, 0], expected[1][0][:, 1])
 
 
 def test_read_cobaya_without_paramnames_uses_updated_yaml(tmp_path):
@@ -89,7 +100,8 @@ def test_read_getdist_layout_matches_getdist(tmp_path):
     mc = loadMCSamples(str(root), settings={"ignore_rows": 0})
     np.testing.assert_allclose(np.concatenate(chains.samples), mc.samples[:, :2], rtol=1e-15)
     np.testing.assert_allclose(-np.concatenate(chains.log_posterior), mc.loglikes, rtol=1e-15)
-    np.testing.assert_allclose(np.concatenate(chains.counts), mc.weights, rtol=1e-15)
+    np.testing.assert_allclose(chains.flat_weights, mc.weights, rtol=1e-15)
+    np.testing.assert_allclose(chains.flat(), mc.samples, rtol=1e-15)  # derived omega_m too
 
 
 def test_read_single_getdist_file_and_burn_in(tmp_path):
@@ -113,8 +125,11 @@ def test_reader_errors(tmp_path):
     x, lp, w = _chain(40, 3)
     w[7] = 0.37
     _write_cobaya(tmp_path / "frac", [(x, lp, w)])
-    with pytest.raises(ValueError, match="non-integer weight 0.37 in row 7.*chains: 0: frac.1.txt"):
-        read_chains(tmp_path / "frac")
+    # importance weights are data to the reader, but the harmonic mean needs repeat counts
+    assert read_chains(tmp_path / "frac").weights[0][7] == 0.37
+    with pytest.raises(ValueError, match=r"chain 0 \(frac.1.txt\): non-integer weight 0.37 in "
+                       "row 7"):
+        evidence(tmp_path / "frac")
     (tmp_path / "b.paramnames").write_text("omega_b x\nh h\n")  # one column too few
     with pytest.raises(ValueError, match="has 5 columns, expected 4"):
         read_chains(tmp_path / "b")

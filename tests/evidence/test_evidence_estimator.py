@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from scipy.stats import multivariate_normal
 
-from cosmoemu.harmonic_mean._chains import make_blocks
-from cosmoemu.harmonic_mean._estimator import harmonic_estimate
+from cosmoemu.evidence._chains import make_blocks
+from cosmoemu.evidence._estimator import harmonic_estimate
 
 
 def test_equal_blocks_match_direct_formula():

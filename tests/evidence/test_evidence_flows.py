@@ -10,9 +10,9 @@ import pytest
 from scipy.integrate import trapezoid
 
 from cosmoemu._errors import ConfigError
-from cosmoemu.harmonic_mean import FittedFlow, FlowConfig, fit_flow
-from cosmoemu.harmonic_mean._flows import init_flow, param_dtype
-from cosmoemu.harmonic_mean._whiten import fit_whitening
+from cosmoemu.evidence import FittedFlow, FlowConfig, fit_flow
+from cosmoemu.evidence._flows import init_flow, param_dtype
+from cosmoemu.evidence._whiten import fit_whitening
 
 
 def _banana(n: int, seed: int) -> np.ndarray:

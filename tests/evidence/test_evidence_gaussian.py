@@ -14,7 +14,7 @@ import pytest
 
 import cosmoemu
 from cosmoemu._errors import ConfigError
-from cosmoemu.harmonic_mean import (
+from cosmoemu.evidence import (
     EvidenceError,
     EvidenceWarning,
     bayes_factor,
@@ -199,7 +199,7 @@ def test_strict_dtype_promotion(split_problem, strict_promotion):
 def test_float64_training(x64, strict_promotion):
     """With JAX's x64 mode on, the flow is built, trained and evaluated in float64 (and with
     strict dtype promotion)."""
-    from cosmoemu.harmonic_mean._flows import param_dtype
+    from cosmoemu.evidence._flows import param_dtype
 
     problem = linear_gaussian(2, 4000, n_chains=4, seed=31)
     result = evidence(problem.samples, problem.log_posterior)

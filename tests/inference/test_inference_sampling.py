@@ -69,10 +69,10 @@ def test_nuts_recovers_known_moments(run):
 def test_minuslogpost_column_is_the_physical_log_posterior(run):
     cfg, result = run
     chains = result.chains
-    x = chains.samples.reshape(-1, 3)[:50]
+    x = np.concatenate(chains.samples)[:50]
     with jax.enable_x64(True):
         want = -np.asarray(jax.vmap(cfg.posterior.logpost)(jnp.asarray(x)))
-    np.testing.assert_allclose(chains.minuslogpost.reshape(-1)[:50], want, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(chains.flat_minuslogpost[:50], want, rtol=1e-5, atol=1e-4)
 
 
 def test_chain_files_round_trip_and_getdist(run, tmp_path):
@@ -94,25 +94,39 @@ def test_chain_files_round_trip_and_getdist(run, tmp_path):
     assert [p.name for p in pars.names] == ["a", "h", "c", "H0"]
     assert pars.parWithName("a").label == r"\alpha"
     assert pars.parWithName("H0").isDerived and not pars.parWithName("h").isDerived
-    np.testing.assert_allclose(gd.getMeans(), chains.values.reshape(-1, 4).mean(0), rtol=1e-8)
-    np.testing.assert_allclose(gd.loglikes, chains.minuslogpost.reshape(-1), rtol=1e-9)
-    assert gd.numrows == chains.values.shape[0] * chains.values.shape[1]
+    np.testing.assert_allclose(gd.getMeans(), chains.flat().mean(0), rtol=1e-8)
+    np.testing.assert_allclose(gd.loglikes, chains.flat_minuslogpost, rtol=1e-9)
+    assert gd.numrows == sum(chains.lengths) == 4 * chains.lengths[0]
 
 
-def test_unequal_chains_refused_not_truncated(run, tmp_path):
-    """A chain cut short (e.g. a killed Cobaya run) is refused by the array reader, which would
-    otherwise have to drop draws, and read in full by the evidence reader."""
-    from cosmoemu.harmonic_mean import read_chains as read_any
+def test_unequal_chains_kept_whole(run, tmp_path):
+    """A chain cut short (e.g. a killed Cobaya run) is read in full, never truncated; summaries
+    weigh every row; per-chain arrays need equal lengths and say so."""
+    from cosmoemu.evidence import read_chains as read_any
 
     cfg, result = run
     root = tmp_path / "gauss"
     write_chains(root, result.chains, cfg.config)
     lines = (tmp_path / "gauss.2.txt").read_text().splitlines(keepends=True)
     (tmp_path / "gauss.2.txt").write_text("".join(lines[:-7]))
-    with pytest.raises(ValueError, match="unequal lengths"):
-        read_chains(root)
-    n = result.chains.samples.shape[1]
-    assert read_any(root).lengths == [n, n - 7] + [n] * (result.chains.samples.shape[0] - 2)
+    assert read_any is read_chains  # one reader
+    back = read_chains(root)
+    n, c = result.chains.lengths[0], result.chains.n_chains
+    assert back.lengths == [n, n - 7] + [n] * (c - 2)
+    np.testing.assert_allclose(back.samples[1], result.chains.samples[1][:-7], rtol=1e-9)
+    np.testing.assert_allclose(back.derived[2], result.chains.derived[2], rtol=1e-9)
+    with pytest.raises(ValueError, match="unequal length|lengths"):
+        back.column("a")
+    x = np.concatenate([result.chains.samples[j][: n - 7 if j == 1 else n, 2] for j in range(c)])
+    assert {s.name: s for s in summarize(back)}["c"].mean == pytest.approx(x.mean(), rel=1e-9)
+    # a root written again with fewer chains leaves no chain of the old run behind
+    two = result.chains.rows([slice(None)] * c)
+    from cosmoemu.inference import Chains
+
+    two = Chains(two.names, two.samples[:2], two.minuslogpost[:2],
+                 derived_names=two.derived_names, derived=two.derived[:2])
+    write_chains(root, two)
+    assert read_chains(root).n_chains == 2
 
 
 def test_summary_matches_numpy(run):

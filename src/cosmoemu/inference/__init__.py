@@ -1,10 +1,18 @@
-"""Priors, posterior assembly, NUTS sampling, diagnostics, chain I/O, summaries and plots."""
+"""Priors, posterior assembly, NUTS sampling, diagnostics, chain I/O, summaries and plots.
 
-from ._chains import Chains, read_chains, to_getdist, write_chains
+The NUTS kernel's pure functions are also reachable as one namespace, ``inference.nuts``
+(``nuts.init``, ``nuts.step_block``, ``nuts.end_warmup``), as in BlackJAX.
+"""
+
+from . import _nuts as nuts
+from ._chains import Chains
+from ._chains_io import read_chains, to_getdist, write_chains
 from ._derived import DERIVED, latex_label
 from ._diagnostics import diagnose, effective_sample_size, ess_bulk, ess_tail, split_rhat
+from ._driver import NUTSResult, SamplerKeys, sample_nuts
 from ._from_config import RunConfig, load_run_config, posterior_from_config
-from ._nuts import NUTSConfig, NUTSResult, find_mode, sample_nuts
+from ._mode import find_mode
+from ._nuts import NUTSConfig, NUTSInfo, NUTSState, end_warmup, step_block
 from ._plots import triangle_plot
 from ._posterior import Posterior
 from ._priors import Normal, Prior, Uniform, prior_from_config
@@ -29,19 +37,23 @@ __all__ = [
     "Identity",
     "LowerBound",
     "NUTSConfig",
+    "NUTSInfo",
     "NUTSResult",
+    "NUTSState",
     "Normal",
     "ParamSummary",
     "Posterior",
     "Prior",
     "RunConfig",
     "SampleResult",
+    "SamplerKeys",
     "SoftInterval",
     "Uniform",
     "UpperBound",
     "bijection_for",
     "diagnose",
     "effective_sample_size",
+    "end_warmup",
     "ess_bulk",
     "ess_tail",
     "find_mode",
@@ -49,12 +61,14 @@ __all__ = [
     "latex_label",
     "load_run_config",
     "load_theory",
+    "nuts",
     "posterior_from_config",
     "prior_from_config",
     "read_chains",
     "sample_nuts",
     "sample_posterior",
     "split_rhat",
+    "step_block",
     "summarize",
     "to_getdist",
     "triangle_plot",

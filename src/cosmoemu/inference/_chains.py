@@ -1,232 +1,260 @@
-"""Chains in the Cobaya/GetDist text format: write, read, and hand to GetDist.
+"""One type for posterior draws: :class:`Chains`, per chain, of any lengths.
 
-Files for output root ``ROOT``:
-
-* ``ROOT.1.txt``, ``ROOT.2.txt``, … one per chain; a header line
-  ``#  weight  minuslogpost  <sampled names>  <derived names>`` then one row per draw
-  (weight 1 for MCMC draws; ``minuslogpost = −(ln L + ln π)`` with the prior normalised in the
-  physical parameters; values in ``%.10e``);
-* ``ROOT.paramnames``: GetDist's name/LaTeX list, derived names ending in ``*``;
-* ``ROOT.input.yaml``: the config that produced them (when given).
+Every part of cosmoemu that makes or reads draws uses it: the NUTS sampler's output
+(:class:`~cosmoemu.inference.SampleResult`), the chain writer and reader
+(:mod:`._chains_io`: our own files, Cobaya's and GetDist's), summaries, plots, and the evidence
+code. Chains are kept as separate arrays, never padded or truncated to a common length, so a chain
+cut short (a killed run) keeps every one of its draws.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
-import re
+import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-import yaml
 
-__all__ = ["Chains", "write_chains", "read_chains", "to_getdist"]
+from .._errors import unknown_name_message
 
-_FMT = "%.10e"
+__all__ = ["Chains"]
 
 
-@dataclass
+def _per_chain(value: Any, what: str, ndim: int) -> list[np.ndarray]:
+    """One float64 array per chain from a stacked array, one chain, or a sequence of chains.
+
+    ``ndim`` is the rank of one chain's array: 2 for ``(n_j, k)`` values, 1 for ``(n_j,)``.
+    """
+    if isinstance(value, str | bytes):
+        raise TypeError(f"{what} must be an array or a sequence of per-chain arrays, got a string")
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (ValueError, TypeError):
+        arr = None  # ragged: chains of unequal length
+    if arr is not None and arr.dtype != object:
+        if arr.ndim == ndim:  # one chain
+            return [arr]
+        if arr.ndim == ndim + 1:  # (chains, draws, ...)
+            return list(arr)
+        shape = ("(chains, draws, k), (draws, k) or per-chain (n_j, k)" if ndim == 2
+                 else "(chains, draws), (draws,) or per-chain (n_j,)")
+        raise ValueError(f"{what} must have shape {shape}, got shape {arr.shape}")
+    if not isinstance(value, Sequence):
+        raise TypeError(f"{what} must be an array or a sequence of per-chain arrays, got "
+                        f"{type(value).__name__}")
+    chains = []
+    for j, item in enumerate(value):
+        a = np.asarray(item, dtype=np.float64)
+        if a.ndim != ndim:
+            want = "(n_j, k)" if ndim == 2 else "(n_j,)"
+            raise ValueError(f"{what}[{j}] (chain {j}) must have shape {want}, got {a.shape}")
+        chains.append(a)
+    return chains
+
+
+@dataclass(frozen=True)
 class Chains:
-    """Weighted draws of sampled and derived parameters, per chain.
+    """Weighted posterior draws of sampled and derived parameters, chain by chain.
+
+    Every array field is a tuple with one array per chain; chain ``j`` has ``n_j`` rows and the
+    lengths may differ. The constructor also takes stacked arrays (``(n_chains, n_draws, …)``),
+    one chain (``(n_draws, …)``) or any sequence of per-chain arrays, and checks the shapes.
 
     Attributes:
         names: sampled parameter names ``(n_sampled,)``.
-        derived_names: derived parameter names.
-        samples: ``(n_chains, n_draws, n_sampled)`` physical values.
-        derived: ``(n_chains, n_draws, n_derived)``.
-        minuslogpost: ``(n_chains, n_draws)`` −(ln L + ln π).
-        weights: ``(n_chains, n_draws)`` (ones for MCMC).
-        labels: name → LaTeX label (no $).
+        samples: per chain, physical values of the sampled parameters, ``(n_j, n_sampled)``.
+        minuslogpost: per chain, :math:`-(\\ln L + \\ln\\pi)` with the prior normalised in the
+            sampled parameters, ``(n_j,)`` (Cobaya's ``minuslogpost`` column).
+        weights: per chain, ``(n_j,)`` (ones for MCMC draws; repeat counts for Metropolis
+            chains; any non-negative numbers for importance-weighted ones). Default ones.
+        derived_names: derived parameter names ``(n_derived,)``.
+        derived: per chain, ``(n_j, n_derived)`` (default: no derived parameters).
+        labels: name → LaTeX label (no ``$``).
+        sources: per chain, where it was read from (file names), for messages; may be empty.
+
+    Example:
+        >>> import numpy as np
+        >>> ch = Chains(("a",), np.zeros((2, 5, 1)), np.zeros((2, 5)))
+        >>> ch.n_chains, ch.lengths, ch.column("a").shape
+        (2, [5, 5], (2, 5))
     """
 
     names: tuple[str, ...]
-    derived_names: tuple[str, ...]
-    samples: np.ndarray
-    derived: np.ndarray
-    minuslogpost: np.ndarray
-    weights: np.ndarray
-    labels: dict[str, str] = field(default_factory=dict)
+    samples: tuple[np.ndarray, ...]
+    minuslogpost: tuple[np.ndarray, ...]
+    weights: tuple[np.ndarray, ...] | None = None
+    derived_names: tuple[str, ...] = ()
+    derived: tuple[np.ndarray, ...] | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    sources: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        self.names, self.derived_names = tuple(self.names), tuple(self.derived_names)
-        self.samples = np.asarray(self.samples, np.float64)
-        self.derived = np.asarray(self.derived, np.float64).reshape(
-            *self.samples.shape[:2], len(self.derived_names)
-        )
-        self.minuslogpost = np.asarray(self.minuslogpost, np.float64)
-        self.weights = np.asarray(self.weights, np.float64)
-        shape = self.samples.shape[:2]
-        if self.samples.shape[2:] != (len(self.names),):
-            raise ValueError(f"samples {self.samples.shape} do not match {len(self.names)} names")
-        for what in ("minuslogpost", "weights"):
-            if getattr(self, what).shape != shape:
-                raise ValueError(f"{what} has shape {getattr(self, what).shape}, expected {shape}")
+        put = object.__setattr__  # frozen: normalise the fields once, here
+        names = tuple(str(n) for n in self.names)
+        dnames = tuple(str(n) for n in self.derived_names)
+        put(self, "names", names)
+        put(self, "derived_names", dnames)
+        dup = sorted({n for n in names + dnames if (names + dnames).count(n) > 1})
+        if dup:
+            raise ValueError(f"parameter names appear twice: {', '.join(dup)}")
+        samples = _per_chain(self.samples, "samples", 2)
+        if not samples:
+            raise ValueError("samples is empty: give at least one chain")
+        n = len(samples)
+        mlp = _per_chain(self.minuslogpost, "minuslogpost", 1)
+        weights = ([np.ones(len(s)) for s in samples] if self.weights is None
+                   else _per_chain(self.weights, "weights", 1))
+        derived = ([np.zeros((len(s), 0)) for s in samples] if self.derived is None
+                   else _per_chain(self.derived, "derived", 2))
+        for what, arrays in (("minuslogpost", mlp), ("weights", weights), ("derived", derived)):
+            if len(arrays) != n:
+                raise ValueError(f"samples has {n} chains but {what} has {len(arrays)}")
+        for j in range(n):
+            rows = samples[j].shape[0]
+            if samples[j].shape[1] != len(names):
+                raise ValueError(f"chain {j}: samples have {samples[j].shape[1]} columns for "
+                                 f"{len(names)} sampled names {names}")
+            if derived[j].shape != (rows, len(dnames)):
+                if derived[j].size == 0 and not dnames:
+                    derived[j] = np.zeros((rows, 0))
+                else:
+                    raise ValueError(f"chain {j}: derived has shape {derived[j].shape}, expected "
+                                     f"({rows}, {len(dnames)})")
+            for what, arrays in (("minuslogpost", mlp), ("weights", weights)):
+                if arrays[j].shape != (rows,):
+                    raise ValueError(f"chain {j}: {rows} samples but {arrays[j].shape[0]} "
+                                     f"{what} values")
+        put(self, "samples", tuple(samples))
+        put(self, "minuslogpost", tuple(mlp))
+        put(self, "weights", tuple(weights))
+        put(self, "derived", tuple(derived))
+        put(self, "labels", dict(self.labels))
+        put(self, "sources", tuple(str(s) for s in self.sources))
+        if self.sources and len(self.sources) != n:
+            raise ValueError(f"{len(self.sources)} sources for {n} chains")
 
+    # ----------------------------------------------------------------------------- sizes
     @property
     def all_names(self) -> tuple[str, ...]:
+        """Sampled then derived names."""
         return self.names + self.derived_names
 
     @property
-    def values(self) -> np.ndarray:
-        """Sampled and derived values side by side, ``(n_chains, n_draws, n_all)``."""
-        return np.concatenate([self.samples, self.derived], axis=2)
+    def dim(self) -> int:
+        """Number of sampled parameters."""
+        return len(self.names)
+
+    @property
+    def n_chains(self) -> int:
+        return len(self.samples)
+
+    @property
+    def lengths(self) -> list[int]:
+        """Rows per chain."""
+        return [int(s.shape[0]) for s in self.samples]
+
+    @property
+    def equal_lengths(self) -> bool:
+        return len(set(self.lengths)) == 1
+
+    # ----------------------------------------------------------------------------- values
+    @property
+    def log_posterior(self) -> tuple[np.ndarray, ...]:
+        """Per chain, :math:`\\ln L + \\ln\\pi` (``−minuslogpost``), ``(n_j,)``."""
+        return tuple(-m for m in self.minuslogpost)
+
+    @property
+    def values(self) -> tuple[np.ndarray, ...]:
+        """Per chain, sampled and derived values side by side, ``(n_j, n_sampled + n_derived)``."""
+        return tuple(np.concatenate([s, d], axis=1)
+                     for s, d in zip(self.samples, self.derived, strict=True))
+
+    def _index(self, name: str) -> int:
+        if name not in self.all_names:
+            raise KeyError(unknown_name_message("parameter", name, self.all_names))
+        return self.all_names.index(name)
+
+    def per_chain(self, name: str) -> tuple[np.ndarray, ...]:
+        """Draws of one parameter, one ``(n_j,)`` array per chain."""
+        i = self._index(name)
+        k = len(self.names)
+        return tuple(s[:, i] if i < k else d[:, i - k]
+                     for s, d in zip(self.samples, self.derived, strict=True))
 
     def column(self, name: str) -> np.ndarray:
-        """Draws of one parameter, ``(n_chains, n_draws)``."""
-        if name not in self.all_names:
-            from .._errors import unknown_name_message
+        """Draws of one parameter as one ``(n_chains, n_draws)`` array.
 
-            raise KeyError(unknown_name_message("parameter", name, self.all_names))
-        return self.values[:, :, self.all_names.index(name)]
+        Raises:
+            ValueError: the chains have unequal lengths (use :meth:`per_chain` or :meth:`flat`).
+        """
+        self._require_equal(f"column({name!r})")
+        return np.stack(self.per_chain(name))
 
+    def flat(self, name: str | None = None) -> np.ndarray:
+        """All chains one after the other: ``(N,)`` for ``name``, else ``(N, n_all)``."""
+        if name is None:
+            return np.concatenate(self.values)
+        return np.concatenate(self.per_chain(name))
 
-def _root(root: str | Path) -> Path:
-    return Path(root)
+    @property
+    def flat_weights(self) -> np.ndarray:
+        """Weights of :meth:`flat`'s rows, ``(N,)``."""
+        return np.concatenate(self.weights)
 
+    @property
+    def flat_minuslogpost(self) -> np.ndarray:
+        """``minuslogpost`` of :meth:`flat`'s rows, ``(N,)``."""
+        return np.concatenate(self.minuslogpost)
 
-def write_chains(
-    root: str | Path, chains: Chains, config: Mapping[str, Any] | None = None
-) -> list[Path]:
-    """Write ``ROOT.N.txt`` (N = 1…), ``ROOT.paramnames`` and ``ROOT.input.yaml``.
+    def _require_equal(self, what: str) -> None:
+        if not self.equal_lengths:
+            raise ValueError(f"{what} needs chains of equal length, these have lengths "
+                             f"{self.lengths}; use per_chain() or flat(), or drop the short "
+                             "chains")
 
-    Existing chain files of this root with higher numbers are removed, so a root never mixes
-    two runs. Returns the paths written.
-    """
-    root = _root(root)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    for old in root.parent.glob(root.name + ".*.txt"):
-        if re.fullmatch(re.escape(root.name) + r"\.\d+\.txt", old.name):
-            old.unlink()
-    header = "#  " + "  ".join(("weight", "minuslogpost", *chains.all_names))
-    values = chains.values
-    written = []
-    for c in range(values.shape[0]):
-        table = np.column_stack([chains.weights[c], chains.minuslogpost[c], values[c]])
-        path = root.parent / f"{root.name}.{c + 1}.txt"
-        np.savetxt(path, table, fmt=_FMT, header=header[1:].lstrip("#"), comments="#")
-        written.append(path)
-    lines = []
-    for name in chains.all_names:
-        star = "*" if name in chains.derived_names else ""
-        lines.append(f"{name}{star}\t{chains.labels.get(name, name)}")
-    pn = root.parent / f"{root.name}.paramnames"
-    pn.write_text("\n".join(lines) + "\n")
-    written.append(pn)
-    if config is not None:
-        cfg = root.parent / f"{root.name}.input.yaml"
-        cfg.write_text(yaml.safe_dump(_plain(config), sort_keys=False))
-        written.append(cfg)
-    return written
+    # ----------------------------------------------------------------------------- new chains
+    def select(self, params: Sequence[str]) -> Chains:
+        """The same draws with ``params`` (in that order) as the sampled parameters.
 
+        Every other column becomes derived, in its present order. Use it to name the sampled
+        parameters of files that do not say which they are, or to give the evidence a subset.
 
-def _plain(obj: Any) -> Any:
-    """Config → YAML-safe builtins (numpy scalars/arrays become floats/lists)."""
-    if isinstance(obj, Mapping):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
-
-
-def read_chains(root: str | Path) -> Chains:
-    """Read chains written by :func:`write_chains` (or Cobaya files with the same columns).
-
-    Raises:
-        FileNotFoundError: no ``ROOT.N.txt`` file.
-        ValueError: files with different columns or a malformed header.
-    """
-    root = _root(root)
-    files = sorted(
-        (p for p in root.parent.glob(root.name + ".*.txt")
-         if re.fullmatch(re.escape(root.name) + r"\.\d+\.txt", p.name)),
-        key=lambda p: int(p.name.rsplit(".", 2)[1]),
-    )
-    if not files:
-        raise FileNotFoundError(f"no chain files '{root}.N.txt' found")
-    columns = None
-    tables = []
-    for path in files:
-        with path.open() as f:
-            head = f.readline()
-        if not head.startswith("#"):
-            raise ValueError(f"{path}: first line must be the '#  weight  minuslogpost ...' header")
-        cols = head[1:].split()
-        if cols[:2] != ["weight", "minuslogpost"]:
-            raise ValueError(f"{path}: header must start with weight, minuslogpost; got {cols[:2]}")
-        if columns is not None and cols != columns:
-            raise ValueError(f"{path}: columns {cols} differ from {files[0]}: {columns}")
-        columns = cols
-        tables.append(np.loadtxt(path, ndmin=2))
-    lengths = [len(t) for t in tables]
-    if len(set(lengths)) > 1:  # never truncate: that would drop draws silently
-        raise ValueError(
-            f"chains of '{root}' have unequal lengths {lengths}; this reader keeps chains as "
-            "one (n_chains, n_draws) array. Read them with cosmoemu.harmonic_mean.read_chains "
-            "(any lengths), or cut them to a common length yourself."
+        Raises:
+            ValueError: an unknown name (with the closest known one) or a repeated one.
+        """
+        params = [str(p) for p in params]
+        if not params:
+            raise ValueError("select() needs at least one parameter name")
+        for p in params:
+            if p not in self.all_names:
+                raise ValueError(unknown_name_message("parameter", p, self.all_names))
+        if len(set(params)) != len(params):
+            raise ValueError(f"select(): a parameter is named twice in {params}")
+        idx = [self.all_names.index(p) for p in params]
+        rest = [i for i in range(len(self.all_names)) if i not in idx]
+        values = self.values
+        return replace(
+            self,
+            names=tuple(params),
+            samples=tuple(v[:, idx] for v in values),
+            derived_names=tuple(self.all_names[i] for i in rest),
+            derived=tuple(v[:, rest] for v in values),
         )
-    data = np.stack(tables)
-    labels, derived = _read_paramnames(root)
-    names = columns[2:]
-    sampled = tuple(c for c in names if c not in derived)
-    dnames = tuple(c for c in names if c in derived)
-    idx = [names.index(c) + 2 for c in (*sampled, *dnames)]
-    vals = data[:, :, idx]
-    return Chains(
-        names=sampled,
-        derived_names=dnames,
-        samples=vals[:, :, : len(sampled)],
-        derived=vals[:, :, len(sampled):],
-        minuslogpost=data[:, :, 1],
-        weights=data[:, :, 0],
-        labels=labels,
-    )
 
+    def rows(self, keep: Sequence[slice | np.ndarray]) -> Chains:
+        """A :class:`Chains` with ``keep[j]`` (slice or index/mask array) of chain ``j``'s rows."""
+        if len(keep) != self.n_chains:
+            raise ValueError(f"{len(keep)} row selections for {self.n_chains} chains")
+        def take(arrays):
+            return tuple(a[k] for a, k in zip(arrays, keep, strict=True))
+        return replace(self, samples=take(self.samples), minuslogpost=take(self.minuslogpost),
+                       weights=take(self.weights), derived=take(self.derived))
 
-def _read_paramnames(root: Path) -> tuple[dict[str, str], set[str]]:
-    path = root.parent / f"{root.name}.paramnames"
-    labels: dict[str, str] = {}
-    derived: set[str] = set()
-    if not path.is_file():
-        return labels, derived
-    for line in path.read_text().splitlines():
-        if not line.strip():
-            continue
-        parts = line.split(None, 1)
-        name = parts[0]
-        if name.endswith("*"):
-            name = name[:-1]
-            derived.add(name)
-        labels[name] = parts[1].strip() if len(parts) > 1 else name
-    return labels, derived
-
-
-def to_getdist(chains: Chains, params: Sequence[str] | None = None, **settings: Any):
-    """A ``getdist.MCSamples`` of the chains (one GetDist chain per chain).
-
-    Args:
-        chains: the draws.
-        params: names to include (default all).
-        settings: passed to GetDist as ``settings`` (e.g. ``smooth_scale_2D``).
-    """
-    from getdist import MCSamples
-
-    names = list(params or chains.all_names)
-    idx = [chains.all_names.index(n) for n in names]
-    vals = chains.values[:, :, idx]
-    with contextlib.redirect_stdout(io.StringIO()):  # GetDist prints "Removed no burn in"
-        return MCSamples(
-            samples=list(vals),
-            weights=list(chains.weights),
-            loglikes=list(chains.minuslogpost),
-            names=names,
-            labels=[chains.labels.get(n, n) for n in names],
-            settings=settings or None,
-            ignore_rows=0,
-        )
+    def drop_burn_in(self, fraction: float) -> Chains:
+        """Drop the first ``fraction`` (in [0, 1)) of the rows of every chain."""
+        if not 0 <= fraction < 1:
+            raise ValueError(f"burn_in must be a fraction in [0, 1), got {fraction!r}")
+        if fraction == 0:
+            return self
+        return self.rows([slice(int(math.floor(fraction * n)), None) for n in self.lengths])

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from ._chains import Chains, to_getdist
+from ._chains import Chains
+from ._chains_io import to_getdist
 
 __all__ = ["triangle_plot"]
 

@@ -13,7 +13,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from ._chains import write_chains
+from ._chains_io import write_chains
 from ._from_config import RunConfig
 from ._plots import triangle_plot
 from ._sample import SampleResult, sample_posterior

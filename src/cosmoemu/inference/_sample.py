@@ -15,7 +15,9 @@ from jax.typing import ArrayLike
 
 from .._errors import unknown_name_message
 from ._chains import Chains
-from ._nuts import NUTSConfig, NUTSResult, find_mode, sample_nuts
+from ._driver import NUTSResult, sample_nuts
+from ._mode import find_mode
+from ._nuts import NUTSConfig
 from ._posterior import Posterior
 
 __all__ = ["SampleResult", "adapt_softness", "sample_posterior"]
@@ -102,7 +104,8 @@ def sample_posterior(
         config: sampler settings (:class:`NUTSConfig`); default 4 chains until R̂−1 < 0.01 and
             ESS ≥ 1000 for every sampled parameter.
         reference: starting values ``name -> value`` for the mode search (others: the priors'
-            centres). For ``init="window"`` all chains start there, jittered.
+            centres). For ``init="window"`` all chains start there, jittered (see
+            :func:`~cosmoemu.inference.sample_nuts`).
         progress: show a progress bar.
 
     Returns:
@@ -118,10 +121,6 @@ def sample_posterior(
     if cfg.init == "laplace":
         posterior, u_ref, scale = adapt_softness(posterior, u_ref)
         t_soft = time.perf_counter() - t0
-    if cfg.init == "window":
-        jitter = 0.1 * np.asarray(jax.random.normal(jax.random.fold_in(key, 1),
-                                                    (cfg.num_chains, posterior.ndim)))
-        u_ref = u_ref + jitter
     res = sample_nuts(posterior.logdensity, key, jnp.asarray(u_ref, dtype), cfg,
                       observe=_Observer(posterior), scale=scale, progress=progress)
     x, log_jac, derived = res.observed

@@ -38,18 +38,20 @@ def _weighted_quantile(x: np.ndarray, w: np.ndarray, q: Sequence[float]) -> np.n
 def summarize(chains: Chains, params: Sequence[str] | None = None) -> list[ParamSummary]:
     """Summaries of ``params`` (default: every sampled and derived parameter).
 
-    The 68 % limits are the 15.87 % and 84.13 % weighted quantiles; R-hat and ESS use the
-    draws per chain (Vehtari et al. 2021).
+    Mean, std and the 68 % limits (the 15.87 % and 84.13 % weighted quantiles) use every row of
+    every chain. R-hat and ESS use the draws per chain (Vehtari et al. 2021); chains of unequal
+    length enter them with their first ``min(lengths)`` draws (NaN with fewer than 4).
     """
     out = []
-    w = chains.weights
+    fw = chains.flat_weights
+    shortest = min(chains.lengths)
     for name in params or chains.all_names:
-        x = chains.column(name)
-        flat, fw = x.ravel(), w.ravel()
+        flat = chains.flat(name)
+        x = np.stack([c[:shortest] for c in chains.per_chain(name)])
         mean = float(np.average(flat, weights=fw))
         std = float(np.sqrt(np.average((flat - mean) ** 2, weights=fw)))
         lo, hi = _weighted_quantile(flat, fw, [0.158655, 0.841345])
-        ok = x.shape[1] >= 4
+        ok = shortest >= 4
         out.append(ParamSummary(
             name=name,
             label=chains.labels.get(name, name),

@@ -20,10 +20,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._chains import Chains, as_chains, make_blocks
+from ..inference._chains import Chains
+from ..inference._chains_io import read_chains
+from ._chains import as_chains, counts, make_blocks, split_chains, usable_chains
 from ._estimator import harmonic_estimate
 from ._flows import FlowConfig
-from ._io import read_chains
 from ._train import FittedFlow, fit_flow
 
 __all__ = ["EvidenceError", "EvidenceResult", "EvidenceWarning", "evidence"]
@@ -132,7 +133,7 @@ class EvidenceResult:
 
 
 def evidence(
-    samples: ArrayLike | Sequence[ArrayLike] | str | os.PathLike,
+    samples: Chains | Any | ArrayLike | Sequence[ArrayLike] | str | os.PathLike,
     log_posterior: ArrayLike | Sequence[ArrayLike] | None = None,
     *,
     weights: ArrayLike | Sequence[ArrayLike] | None = None,
@@ -172,15 +173,18 @@ def evidence(
     ``min_blocks`` chains, a contiguous piece of one), see :mod:`._estimator`.
 
     Args:
-        samples: posterior samples: an array ``(chains, samples, dim)`` or ``(samples, dim)``,
-            a sequence of ``(n_j, dim)`` arrays (chains of unequal length), or a chain root /
-            folder of Cobaya, GetDist or cosmoemu chain files (then ``log_posterior`` comes from
-            the files; see :func:`read_chains`).
+        samples: posterior samples: a sampler's output (the
+            :class:`~cosmoemu.inference.SampleResult` of :func:`cosmoemu.sample_posterior`),
+            :class:`~cosmoemu.inference.Chains`, a chain root / folder of Cobaya, GetDist or
+            cosmoemu chain files (see :func:`~cosmoemu.inference.read_chains`) — for these three
+            the sampled parameters and ``log_posterior`` come with them — or an array
+            ``(chains, samples, dim)`` or ``(samples, dim)``, or a sequence of ``(n_j, dim)``
+            arrays (chains of unequal length).
         log_posterior: :math:`\ln L + \ln\pi` at every sample, with the prior *normalised* in
             the sampled parameters: ``(chains, samples)``, ``(samples,)`` or per-chain arrays.
         weights: integer repeat counts (MCMC weights), same layout as ``log_posterior``;
             non-integer weights are refused.
-        params: for chain files, the parameters to use (default: the sampled ones).
+        params: for chains and chain files, the parameters to use (default: the sampled ones).
         burn_in: fraction of each chain to drop from its start (default 0).
         flow: ``"realnvp"`` (affine coupling, default), ``"rqspline"`` (spline coupling), or a
             :class:`FittedFlow` fitted to other samples of the same posterior (then every
@@ -216,7 +220,7 @@ def evidence(
             f"temperature must be in (0, 1) (the flow must be narrower than the posterior), "
             f"got {temperature!r}"
         )
-    chains = _load(samples, log_posterior, weights, params, burn_in)
+    chains, names = _load(samples, log_posterior, weights, params, burn_in)
     t0 = time.perf_counter()
     if isinstance(flow, FittedFlow):
         if flow_options:
@@ -227,7 +231,7 @@ def evidence(
         fit_seconds = 0.0
     else:
         config = FlowConfig.from_options(flow, flow_options)
-        train, evaluate = chains.split(training_fraction)
+        train, evaluate = split_chains(chains, training_fraction)
         n_train = int(train.shape[0])
         logger.info("fitting a %s flow to %d samples of %d parameters", flow, n_train, chains.dim)
         fitted = fit_flow(train, config, seed=seed, progress=progress)
@@ -235,11 +239,11 @@ def evidence(
 
     t1 = time.perf_counter()
     theta = np.concatenate(evaluate.samples)
-    log_post = np.concatenate(evaluate.log_posterior)
-    counts = np.concatenate(evaluate.counts)
+    log_post = -evaluate.flat_minuslogpost
+    repeats = counts(evaluate)
     log_phi = fitted.log_density(theta, temperature)
-    blocks = make_blocks(evaluate.counts, min_blocks, min_block_size)
-    est = harmonic_estimate(log_phi - log_post, counts, blocks)
+    blocks = make_blocks(repeats, min_blocks, min_block_size)
+    est = harmonic_estimate(log_phi - log_post, np.concatenate(repeats), blocks)
     estimate_seconds = time.perf_counter() - t1
 
     _refuse(est)
@@ -261,7 +265,7 @@ def evidence(
         temperature=float(temperature),
         flow=fitted.config.kind,
         dim=chains.dim,
-        names=chains.names,
+        names=names,
         seed=fitted.seed,
         fit_seconds=fit_seconds,
         estimate_seconds=estimate_seconds,
@@ -271,18 +275,24 @@ def evidence(
     )
 
 
-def _load(samples, log_posterior, weights, params, burn_in) -> Chains:
-    if isinstance(samples, str | os.PathLike):
+def _load(samples, log_posterior, weights, params, burn_in) -> tuple[Chains, tuple | None]:
+    """Checked chains from any accepted input, and the parameter names (None if unknown)."""
+    chains = getattr(samples, "chains", samples)  # a SampleResult holds its Chains
+    if isinstance(samples, str | os.PathLike) or isinstance(chains, Chains):
         if log_posterior is not None or weights is not None:
             raise ValueError(
-                "log_posterior and weights come from the chain files; do not pass them too"
-            )
-        return read_chains(samples, params=params, burn_in=burn_in)
+                "log_posterior and weights come with the chains; do not pass them too")
+        if not isinstance(chains, Chains):
+            chains = read_chains(samples)
+        if params is not None:
+            chains = chains.select(params)
+        chains = usable_chains(chains).drop_burn_in(burn_in)
+        return chains, chains.names
     if log_posterior is None:
         raise ValueError("log_posterior (ln L + ln prior at every sample) is required")
     if params is not None:
-        raise ValueError("params selects columns of chain files; slice the arrays instead")
-    return as_chains(samples, log_posterior, weights).drop_burn_in(burn_in)
+        raise ValueError("params selects columns of chains; slice the arrays instead")
+    return as_chains(samples, log_posterior, weights).drop_burn_in(burn_in), None
 
 
 def _refuse(est) -> None:
