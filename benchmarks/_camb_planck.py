@@ -99,10 +99,10 @@ def demo_posterior_draws(chains: str | None, emus: dict, seed: int = 0
 
     if chains:
         ch = read_chains(chains)
-        return ch.samples.reshape(-1, len(ch.names)), ch.names
+        return np.concatenate(ch.samples), ch.names
     cfg = {k: v for k, v in DEMO_CONFIG.items() if k != "theory"}
     run = load_run_config(cfg, emulators=emus)
     res = sample_posterior(run.posterior, jax.random.key(seed), run.nuts,
                            reference=run.reference)
     print(f"sampled the demo posterior: {res.nuts.stop_reason}")
-    return res.chains.samples.reshape(-1, run.posterior.ndim), run.posterior.sampled
+    return np.concatenate(res.chains.samples), run.posterior.sampled

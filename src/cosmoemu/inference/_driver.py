@@ -50,6 +50,7 @@ from ._nuts import (
     end_warmup,
     init,
     step_block,
+    strong_types,
     window_adaptation,
 )
 
@@ -152,11 +153,6 @@ class _AheadOfTime:
         if "error" in self._result:
             raise self._result["error"]
         return self._result["compiled"]
-
-
-def _strong(tree):
-    """The same pytree with weak types made strong (weak types change jit signatures)."""
-    return jax.tree.map(lambda x: jnp.asarray(x, dtype=jnp.asarray(x).dtype), tree)
 
 
 def _example_state(n: int, d: int, dtype, target_accept: float) -> NUTSState:
@@ -281,7 +277,7 @@ def sample_nuts(
 
     def block_args(number, state, imm, adapt):
         # strong dtypes everywhere, so every block matches the one compiled function
-        state, imm = _strong((state, imm))
+        state, imm = strong_types((state, imm))
         return ((block_keys[number], state, logdensity, imm, jnp.asarray(adapt), target),
                 {"num_steps": cfg.block_size, "max_num_doublings": cfg.max_num_doublings,
                  "observe": observe})

@@ -138,6 +138,16 @@ class NUTSInfo(NamedTuple):
     observed: Any = None
 
 
+def strong_types(tree):
+    """The same pytree with weak types made strong.
+
+    A weakly typed leaf (a Python scalar turned into an array) and a strong one of the same
+    dtype are different jit signatures: states kept strong keep :func:`step_block` to one
+    compilation.
+    """
+    return jax.tree.map(lambda x: jnp.asarray(x, dtype=jnp.asarray(x).dtype), tree)
+
+
 @eqx.filter_jit
 def _init_adaptation(step_size, target_accept):
     da_init, _, _ = dual_averaging_adaptation(target_accept)
@@ -170,14 +180,14 @@ def init(
     dtype = position.dtype
     values, grads = evaluate(logdensity, np.asarray(position), batch or position.shape[0], dtype)
     step_size = jnp.asarray(step_size, dtype)
-    return NUTSState(position, jnp.asarray(values, dtype), jnp.asarray(grads, dtype), step_size,
-                     _init_adaptation(step_size, target_accept))
+    return strong_types(NUTSState(position, jnp.asarray(values, dtype), jnp.asarray(grads, dtype),
+                                  step_size, _init_adaptation(step_size, target_accept)))
 
 
 def end_warmup(state: NUTSState) -> NUTSState:
     """Fix every chain's step size at its dual-averaging average (the end of the warmup)."""
     eps = jnp.exp(state.adaptation.log_step_size_avg).astype(state.step_size.dtype)
-    return state._replace(step_size=eps)
+    return strong_types(state._replace(step_size=eps))
 
 
 @eqx.filter_jit
@@ -240,7 +250,7 @@ def step_block(
         return state, NUTSInfo(hmc.position, hmc.logdensity, info.is_divergent,
                                info.acceptance_rate, info.num_integration_steps, observed)
 
-    return jax.lax.scan(transition, state, keys)
+    return jax.lax.scan(transition, strong_types(state), keys)
 
 
 @eqx.filter_jit
