@@ -171,7 +171,11 @@ class _Progress:
     """
 
     def __init__(self, total: int, enabled: bool, desc: str) -> None:
-        self._bar = tqdm(total=total, disable=not enabled, desc=desc, unit="step", leave=True)
+        # no time-remaining estimate: it would be to the maximum, and sampling usually stops
+        # well before, when the targets are met
+        self._bar = tqdm(total=total, disable=not enabled, desc=desc, unit="step", leave=True,
+                         bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} steps at most "
+                                    "[{elapsed}, {rate_fmt}{postfix}]")
         self._text = ""
 
     def stage(self, text: str) -> None:
