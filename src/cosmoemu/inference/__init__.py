@@ -6,8 +6,20 @@ from ._diagnostics import diagnose, effective_sample_size, ess_bulk, ess_tail, s
 from ._from_config import RunConfig, load_run_config, posterior_from_config
 from ._nuts import NUTSConfig, NUTSResult, find_mode, sample_nuts
 from ._plots import triangle_plot
-from ._posterior import Posterior
-from ._priors import Normal, Prior, Uniform, prior_from_config
+from ._posterior import Posterior, block_names
+from ._priors import (
+    PRIORS,
+    Independent,
+    LogUniform,
+    MvNormal,
+    Normal,
+    Prior,
+    ScalarPrior,
+    Uniform,
+    VectorPrior,
+    prior_from_config,
+    register_prior,
+)
 from ._sample import SampleResult, sample_posterior
 from ._summary import ParamSummary, format_table, summarize
 from ._theory import T_CMB, EmulatorTheory, load_theory
@@ -22,12 +34,16 @@ from ._transforms import (
 
 __all__ = [
     "DERIVED",
+    "PRIORS",
     "T_CMB",
     "Bijection",
     "Chains",
     "EmulatorTheory",
     "Identity",
+    "Independent",
+    "LogUniform",
     "LowerBound",
+    "MvNormal",
     "NUTSConfig",
     "NUTSResult",
     "Normal",
@@ -36,10 +52,13 @@ __all__ = [
     "Prior",
     "RunConfig",
     "SampleResult",
+    "ScalarPrior",
     "SoftInterval",
     "Uniform",
     "UpperBound",
+    "VectorPrior",
     "bijection_for",
+    "block_names",
     "diagnose",
     "effective_sample_size",
     "ess_bulk",
@@ -52,6 +71,7 @@ __all__ = [
     "posterior_from_config",
     "prior_from_config",
     "read_chains",
+    "register_prior",
     "sample_nuts",
     "sample_posterior",
     "split_rhat",
