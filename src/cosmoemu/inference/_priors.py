@@ -263,7 +263,9 @@ class Normal(ScalarPrior):
 
     @property
     def width(self) -> float:
-        return self.scale
+        if math.isinf(self.lo) and math.isinf(self.hi):
+            return self.scale
+        return float(stats.truncnorm.std(*self._ab, scale=self.scale))
 
     def sample(self, key: jax.Array, shape: tuple[int, ...] = ()) -> jax.Array:
         return self.loc + self.scale * jax.random.truncated_normal(key, *self._ab, shape)
