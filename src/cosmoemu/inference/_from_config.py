@@ -18,9 +18,26 @@
     output: chains/planck_lite
 
 A parameter with a ``prior`` is sampled, a number or ``{value: x}`` is fixed, and
-``{derived: true}`` (or a mapping with only ``latex``) is derived. Likelihood entries are keyed by
-a name; the kind is the ``type`` field or, without it, the name (``planck_2018_lite``,
-``gaussian``).
+``{derived: true}`` (or a mapping with only ``latex``) is derived. Prior kinds (``dist``) are
+looked up in :data:`~cosmoemu.inference.PRIORS`: ``uniform`` (default), ``norm`` (truncated by
+``min``/``max``), ``loguniform``, ``mvnorm``.
+
+A ``shape: n`` makes a block of ``n`` parameters named ``name_1 … name_n`` (the names in the
+chains and GetDist; likelihoods read them, or the whole block under ``name`` as a vector):
+
+.. code-block:: yaml
+
+    params:
+      dz: {shape: 5, prior: {dist: mvnorm, mean: [0, 0, 0, 0, 0], cov: data/dz_cov.txt},
+           latex: \\delta z}                 # labels \\delta z_{1} …
+      m: {shape: 5, prior: {dist: norm, loc: 0.0, scale: 0.02}, ref: 0.0}   # iid elements
+      f: {shape: 5, value: 0.0}                # a fixed block (a number is broadcast)
+
+``mean`` and ``cov`` are lists or files (text via ``numpy.loadtxt``, or ``.npy``); relative paths
+are read from the config file's directory. ``ref`` of a block is a number or ``n`` numbers.
+
+Likelihood entries are keyed by a name; the kind is the ``type`` field or, without it, the name
+(``planck_2018_lite``, ``gaussian``).
 """
 
 from __future__ import annotations

@@ -353,9 +353,7 @@ class Posterior(eqx.Module):
         return eqx.tree_at(lambda p: p.softness, self, softness)
 
     def _apply(self, v: jax.Array, method: str) -> jax.Array:
-        parts = [getattr(b, method)(_take(v, idx)) for idx, b in self.bijections]
-        if len(parts) == 1:  # one kind of support: already in order
-            return parts[0]
+        parts = [getattr(b, method)(v[..., np.asarray(idx)]) for idx, b in self.bijections]
         return jnp.concatenate(parts, axis=-1)[..., np.asarray(self._order)]
 
     @eqx.filter_jit

@@ -104,6 +104,7 @@ class ScalarPrior(Prior):
     """
 
     table: ClassVar[tuple[str, ...]] = ()
+    flat: ClassVar[bool] = False  # True: the density is constant on the support
 
     @property
     def size(self) -> int:
@@ -137,12 +138,16 @@ class ScalarPrior(Prior):
         """Σ_i ln π_i(x_i) for priors of this class, ``x`` ``(..., k)`` → ``(...)``.
 
         The priors' numbers become constant arrays at trace time; outside a support the result
-        is −inf (with finite gradients).
+        is −inf (with finite gradients). For a ``flat`` kind the constant is summed in float64.
         """
         dt = x.dtype
         lo, hi, safe = (np.array(v, np.float64) for v in
                         zip(*((*p.support, p.centre) for p in priors), strict=True))
         inside = (x >= jnp.asarray(lo, dt)) & (x <= jnp.asarray(hi, dt))
+        if cls.flat:
+            t = {f: np.array([getattr(p, f) for p in priors], np.float64) for f in cls.table}
+            const = float(np.sum(cls.density(t, np.asarray(safe))))
+            return jnp.where(jnp.all(inside, axis=-1), jnp.asarray(const, dt), -jnp.inf)
         x_safe = jnp.where(inside, x, jnp.asarray(safe, dt))
         t = {f: jnp.asarray(np.array([getattr(p, f) for p in priors], np.float64), dt)
              for f in cls.table}
@@ -170,6 +175,7 @@ class Uniform(ScalarPrior):
     lo: float = eqx.field(static=True)
     hi: float = eqx.field(static=True)
     table: ClassVar[tuple[str, ...]] = ("lo", "hi")
+    flat: ClassVar[bool] = True
 
     def __init__(self, lo: float, hi: float) -> None:
         if not (math.isfinite(lo) and math.isfinite(hi) and hi > lo):
@@ -178,7 +184,7 @@ class Uniform(ScalarPrior):
 
     @staticmethod
     def density(t, x):
-        return jnp.broadcast_to(-jnp.log(t["hi"] - t["lo"]), x.shape)
+        return 0.0 * x - np.log(t["hi"] - t["lo"])
 
     @property
     def support(self) -> tuple[float, float]:
