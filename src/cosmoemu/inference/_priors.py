@@ -294,17 +294,19 @@ class LogUniform(ScalarPrior):
 
     lo: float = eqx.field(static=True)
     hi: float = eqx.field(static=True)
-    table: ClassVar[tuple[str, ...]] = ("lo", "hi")
+    log_norm: float = eqx.field(static=True)
+    table: ClassVar[tuple[str, ...]] = ("log_norm",)
 
     def __init__(self, lo: float, hi: float) -> None:
         if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo < hi):
             raise ValueError(f"log-uniform prior needs finite 0 < min < max, got min={lo}, "
                              f"max={hi}")
         self.lo, self.hi = float(lo), float(hi)
+        self.log_norm = -math.log(math.log(self.hi / self.lo))
 
     @staticmethod
     def density(t, x):
-        return -jnp.log(x) - jnp.log(jnp.log(t["hi"] / t["lo"]))
+        return -jnp.log(x) + t["log_norm"]
 
     @property
     def support(self) -> tuple[float, float]:
