@@ -1,17 +1,21 @@
-"""Posterior assembly: densities, theory wiring, derived parameters, the emulator box."""
+"""Posterior assembly: densities, theory wiring, derived parameters, the emulator box, no
+retracing of the jitted functions."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
 
 import camb
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from cosmoemu._errors import ConfigError
-from cosmoemu.inference import EmulatorTheory, Normal, Posterior, Uniform
+from cosmoemu.inference import EmulatorTheory, LogUniform, MvNormal, Normal, Posterior, Uniform
 from cosmoemu.likelihoods import GaussianLikelihood, PlanckLite
 
 REF_TTTEEE_LOWELL = -293.95586501795134
@@ -105,3 +109,83 @@ def test_gaussian_only_posterior_needs_no_theory():
         -math.log(0.4) - 0.5 * math.log(2 * math.pi * 1e-4), rel=1e-5)
     with pytest.raises(ConfigError, match=r"params\.sigma8.*unknown parameter"):
         Posterior({"h": Uniform(0.5, 0.9)}, {"g": lik}, derived=["sigma8"])
+
+
+def test_prior_kinds_on_emulator_inputs_are_checked_against_the_box(cmb_standins):
+    th = EmulatorTheory(cmb_standins)
+    lik = {"planck": PlanckLite("TT")}
+    good = {p: Uniform(*cmb_standins["cmb_tt"].box[p]) for p in cmb_standins["cmb_tt"].parameters}
+    good["A_planck"] = Normal(1.0, 0.0025)
+    post = Posterior({**good, "omega_b": LogUniform(0.02, 0.025)}, lik, theory=th)
+    assert post.priors[post.sampled.index("omega_b")] == LogUniform(0.02, 0.025)
+    with pytest.raises(ConfigError, match=r"params\.omega_b\.prior\.max.*0\.03.*emulator box"):
+        Posterior({**good, "omega_b": LogUniform(0.02, 0.03)}, lik, theory=th)
+    # a half-open Gaussian is cut at the box and renormalised there
+    post = Posterior({**good, "h": Normal(0.7, 0.1, lo=0.6)}, lik, theory=th)
+    assert post.priors[post.sampled.index("h")] == Normal(0.7, 0.1, 0.6, 0.85)
+
+
+class _CompileCounter(logging.Handler):
+    """Counts JAX's tracing and compilation messages (``jax.log_compiles``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        msg = record.getMessage()
+        if msg.startswith(("Compiling", "Finished tracing")):
+            self.messages.append(msg)
+
+
+@contextlib.contextmanager
+def count_compiles():
+    counter = _CompileCounter()
+    logger = logging.getLogger("jax")
+    logger.addHandler(counter)
+    try:
+        with jax.log_compiles(True):
+            yield counter
+    finally:
+        logger.removeHandler(counter)
+
+
+def retrace_posterior() -> Posterior:
+    lik = GaussianLikelihood(["h", "dz_1", "dz_2", "s"], [0.7, 0.0, 0.0, 0.1],
+                             [0.01**2, 1.0, 1.0, 1.0])
+    return Posterior({"h": Uniform(0.5, 0.9), "dz": MvNormal([0.0, 0.1], [[1.0, 0.3], [0.3, 2.0]]),
+                      "s": LogUniform(1e-3, 1.0)}, {"g": lik}, derived=["H0"])
+
+
+@eqx.filter_jit
+def _grad_logdensity(post: Posterior, u: jax.Array) -> jax.Array:
+    return jax.grad(post.logdensity)(u)
+
+
+def test_jitted_functions_do_not_retrace():
+    """Called again with the same shapes and dtypes (other values, other soft walls, a rebuilt
+    posterior), the posterior's jitted functions neither trace nor compile again."""
+    post = retrace_posterior()
+    u = [jnp.asarray([0.1, 0.2, -0.3, 0.4]), jnp.asarray([-0.5, 1.0, 0.3, -1.2])]
+    x = [post.constrain(v) for v in u]
+    calls = {
+        "logdensity": (lambda p, i: p.logdensity(u[i])),
+        "logpost": (lambda p, i: p.logpost(x[i])),
+        "loglike": (lambda p, i: p.loglike(x[i])),
+        "logprior": (lambda p, i: p.logprior(x[i])),
+        "derived_values": (lambda p, i: p.derived_values(x[i])),
+        "constrain": (lambda p, i: p.constrain(u[i])),
+        "unconstrain": (lambda p, i: p.unconstrain(x[i])),
+        "grad logdensity": (lambda p, i: _grad_logdensity(p, u[i])),
+    }
+    softer = post.with_softness(0.5 * np.asarray(post.softness))
+    rebuilt = retrace_posterior()
+    for name, call in calls.items():
+        if name != "constrain":  # constrain already ran above
+            with count_compiles() as first:
+                jax.block_until_ready(call(post, 0))
+            assert first.messages, name  # the counter sees the first trace
+        for again in (post, softer, rebuilt):
+            with count_compiles() as second:
+                jax.block_until_ready(call(again, 1))
+            assert not second.messages, (name, second.messages)

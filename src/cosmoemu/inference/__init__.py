@@ -14,8 +14,20 @@ from ._from_config import RunConfig, load_run_config, posterior_from_config
 from ._mode import find_mode
 from ._nuts import NUTSConfig, NUTSInfo, NUTSState, end_warmup, step_block
 from ._plots import triangle_plot
-from ._posterior import Posterior
-from ._priors import Normal, Prior, Uniform, prior_from_config
+from ._posterior import Posterior, block_names
+from ._priors import (
+    PRIORS,
+    Independent,
+    LogUniform,
+    MvNormal,
+    Normal,
+    Prior,
+    ScalarPrior,
+    Uniform,
+    VectorPrior,
+    prior_from_config,
+    register_prior,
+)
 from ._sample import SampleResult, sample_posterior
 from ._summary import ParamSummary, format_table, summarize
 from ._theory import T_CMB, EmulatorTheory, load_theory
@@ -30,12 +42,16 @@ from ._transforms import (
 
 __all__ = [
     "DERIVED",
+    "PRIORS",
     "T_CMB",
     "Bijection",
     "Chains",
     "EmulatorTheory",
     "Identity",
+    "Independent",
+    "LogUniform",
     "LowerBound",
+    "MvNormal",
     "NUTSConfig",
     "NUTSInfo",
     "NUTSResult",
@@ -47,10 +63,13 @@ __all__ = [
     "RunConfig",
     "SampleResult",
     "SamplerKeys",
+    "ScalarPrior",
     "SoftInterval",
     "Uniform",
     "UpperBound",
+    "VectorPrior",
     "bijection_for",
+    "block_names",
     "diagnose",
     "effective_sample_size",
     "end_warmup",
@@ -65,6 +84,7 @@ __all__ = [
     "posterior_from_config",
     "prior_from_config",
     "read_chains",
+    "register_prior",
     "sample_nuts",
     "sample_posterior",
     "split_rhat",

@@ -18,9 +18,26 @@
     output: chains/planck_lite
 
 A parameter with a ``prior`` is sampled, a number or ``{value: x}`` is fixed, and
-``{derived: true}`` (or a mapping with only ``latex``) is derived. Likelihood entries are keyed by
-a name; the kind is the ``type`` field or, without it, the name (``planck_2018_lite``,
-``gaussian``).
+``{derived: true}`` (or a mapping with only ``latex``) is derived. Prior kinds (``dist``) are
+looked up in :data:`~cosmoemu.inference.PRIORS`: ``uniform`` (default), ``norm`` (truncated by
+``min``/``max``), ``loguniform``, ``mvnorm``.
+
+A ``shape: n`` makes a block of ``n`` parameters named ``name_1 … name_n`` (the names in the
+chains and GetDist; likelihoods read them, or the whole block under ``name`` as a vector):
+
+.. code-block:: yaml
+
+    params:
+      dz: {shape: 5, prior: {dist: mvnorm, mean: [0, 0, 0, 0, 0], cov: data/dz_cov.txt},
+           latex: \\delta z}                 # labels \\delta z_{1} …
+      m: {shape: 5, prior: {dist: norm, loc: 0.0, scale: 0.02}, ref: 0.0}   # iid elements
+      f: {shape: 5, value: 0.0}                # a fixed block (a number is broadcast)
+
+``mean`` and ``cov`` are lists or files (text via ``numpy.loadtxt``, or ``.npy``); relative paths
+are read from the config file's directory. ``ref`` of a block is a number or ``n`` numbers.
+
+Likelihood entries are keyed by a name; the kind is the ``type`` field or, without it, the name
+(``planck_2018_lite``, ``gaussian``).
 """
 
 from __future__ import annotations
@@ -37,8 +54,8 @@ from .._config import check_choice, check_keys, get, load_yaml
 from .._errors import ConfigError, unknown_name_message
 from ..likelihoods import DesiBAO, GaussianLikelihood, PlanckLite, load_plik_lite_data
 from ._nuts import INITS, NUTSConfig
-from ._posterior import Posterior
-from ._priors import prior_from_config
+from ._posterior import Posterior, block_names
+from ._priors import ScalarPrior, prior_from_config
 from ._theory import PRODUCT_KEYS, EmulatorTheory, load_theory
 
 __all__ = ["RunConfig", "load_run_config", "posterior_from_config", "LIKELIHOOD_TYPES"]
@@ -156,22 +173,60 @@ def _theory(cfg: Any, emulators: Mapping[str, Any] | None) -> EmulatorTheory | N
         raise ConfigError("theory.emulators", str(err)) from err
 
 
-def _ref(name: str, value: Any) -> float:
-    where = f"params.{name}.ref"
+def _shape(entry: Mapping[str, Any], where: str) -> int | None:
+    """The size of a block (``shape: n`` or ``shape: [n]``), or None for a scalar."""
+    if "shape" not in entry:
+        return None
+    shape = entry["shape"]
+    if isinstance(shape, list) and len(shape) == 1:
+        shape = shape[0]
+    if not isinstance(shape, int) or isinstance(shape, bool) or shape < 1:
+        raise ConfigError(f"{where}.shape", f"expected a positive integer (blocks are vectors), "
+                                            f"got {entry['shape']!r}")
+    return shape
+
+
+def _numbers(value: Any, size: int | None, field: str) -> float | np.ndarray:
+    """A number, or for a block a list of ``size`` numbers (a number is broadcast)."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
+        return float(value) if size is None else np.full(size, float(value))
+    if size is not None and isinstance(value, list):
+        try:
+            array = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            array = None
+        if array is not None and array.shape == (size,):
+            return array
+        raise ConfigError(field, f"expected {size} numbers for a block of shape {size}, got "
+                                 f"{value!r}")
+    raise ConfigError(field, f"expected a number{' or a list' if size else ''}, got {value!r}")
+
+
+def _ref(name: str, value: Any, size: int | None = None) -> dict[str, float]:
+    """Reference (starting) values of a parameter or of each element of a block."""
+    where = f"params.{name}.ref"
     if isinstance(value, Mapping):
         check_keys(value, ("dist", "loc", "scale", "min", "max"), where)
         if "loc" in value:
-            return get(value, "loc", float, where=where)
-        if "min" in value and "max" in value:
-            return 0.5 * (get(value, "min", float, where=where) +
-                          get(value, "max", float, where=where))
-    raise ConfigError(where, f"expected a number or {{dist: norm, loc: m, scale: s}}, "
-                             f"got {value!r}")
+            value = value["loc"]
+            where = f"{where}.loc"
+        elif "min" in value and "max" in value:
+            value = 0.5 * (get(value, "min", float, where=where) +
+                           get(value, "max", float, where=where))
+        else:
+            raise ConfigError(where, f"expected a number or {{dist: norm, loc: m, scale: s}}, "
+                                     f"got {value!r}")
+    elif not isinstance(value, int | float | list) or isinstance(value, bool):
+        raise ConfigError(where, f"expected a number or {{dist: norm, loc: m, scale: s}}, "
+                                 f"got {value!r}")
+    numbers = _numbers(value, size, where)
+    if size is None:
+        return {name: float(numbers)}
+    return dict(zip(block_names(name, size), np.asarray(numbers).tolist(), strict=True))
 
 
-def _params(cfg: Mapping[str, Any]):
+def _params(cfg: Mapping[str, Any], base_dir: Path | None = None):
+    """Priors (vector priors for blocks), fixed values, derived names, labels, references."""
     priors, fixed, derived, labels, reference = {}, {}, [], {}, {}
     for name, entry in cfg.items():
         name = str(name)
@@ -187,14 +242,18 @@ def _params(cfg: Mapping[str, Any]):
             raise ConfigError(where, f"expected a number or a mapping, got {entry!r}")
         if "latex" in entry:
             labels[name] = str(get(entry, "latex", str, where=where))
+        size = _shape(entry, where)
         if "prior" in entry:
-            check_keys(entry, ("prior", "ref", "latex", "proposal"), where)
-            priors[name] = prior_from_config(entry["prior"], f"{where}.prior")
+            check_keys(entry, ("prior", "ref", "latex", "proposal", "shape"), where)
+            priors[name] = prior_from_config(entry["prior"], f"{where}.prior", size=size,
+                                             base_dir=base_dir)
             if "ref" in entry:
-                reference[name] = _ref(name, entry["ref"])
+                prior = priors[name]
+                block = None if isinstance(prior, ScalarPrior) else prior.size
+                reference.update(_ref(name, entry["ref"], block))
         elif "value" in entry:
-            check_keys(entry, ("value", "latex"), where)
-            fixed[name] = get(entry, "value", float, where=where)
+            check_keys(entry, ("value", "latex", "shape"), where)
+            fixed[name] = _numbers(entry["value"], size, f"{where}.value")
         else:
             check_keys(entry, ("derived", "latex"), where)
             if get(entry, "derived", bool, True, where=where) is not True:
@@ -226,20 +285,23 @@ def load_run_config(
 ) -> RunConfig:
     """Posterior, sampler settings, seed, reference point and output root from a config."""
     cfg = load_yaml(config) if isinstance(config, str | Path) else dict(config)
+    base_dir = Path(config).parent if isinstance(config, str | Path) else None
     check_keys(cfg, TOP_KEYS)
     likes = get(cfg, "likelihood", dict)
     if not likes:
         raise ConfigError("likelihood", "give at least one likelihood")
     likelihoods = {str(n): _likelihood(str(n), c) for n, c in likes.items()}
     params_cfg = get(cfg, "params", dict)
-    priors, fixed, derived, labels, reference = _params(params_cfg)
+    priors, fixed, derived, labels, reference = _params(params_cfg, base_dir)
     theory = _theory(cfg.get("theory"), emulators)
     posterior = Posterior(priors, likelihoods, theory=theory, fixed=fixed, derived=derived,
                           labels=labels)
     for name, value in reference.items():
         lo, hi = posterior.priors[posterior.sampled.index(name)].support
         if not lo < value < hi:
-            raise ConfigError(f"params.{name}.ref", f"{value} is outside the prior [{lo}, {hi}]")
+            field = next((f"params.{b}.ref" for b, elems in posterior.blocks if name in elems),
+                         f"params.{name}.ref")
+            raise ConfigError(field, f"{value} ({name}) is outside the prior [{lo}, {hi}]")
     nuts, seed = _sampler(cfg.get("sampler"))
     output = get(cfg, "output", str, None)
     return RunConfig(posterior, nuts, seed, reference, output, cfg)

@@ -29,11 +29,29 @@ from jax.typing import ArrayLike
 
 from .._errors import ConfigError, unknown_name_message
 from ._derived import DERIVED, latex_label
-from ._priors import Normal, Prior, Uniform
+from ._priors import Independent, Prior, ScalarPrior, VectorPrior
 from ._theory import EmulatorTheory
 from ._transforms import Bijection, Identity, LowerBound, SoftInterval, UpperBound
 
-__all__ = ["Posterior"]
+__all__ = ["Posterior", "block_names", "element_label"]
+
+
+def block_names(name: str, size: int) -> tuple[str, ...]:
+    """Names of the elements of a parameter block, 1-based: ``dz`` → ``dz_1 … dz_n``."""
+    return tuple(f"{name}_{i}" for i in range(1, int(size) + 1))
+
+
+def element_label(label: str, i: int) -> str:
+    """LaTeX label of element ``i`` (1-based) of a block labelled ``label``: ``\\delta z_{1}``."""
+    base = f"{{{label}}}" if any(c in label for c in "_^") else label
+    return f"{base}_{{{i}}}"
+
+
+def _take(x: jax.Array, idx: tuple[int, ...]) -> jax.Array:
+    """``x[..., idx]``, a static slice when ``idx`` is a contiguous range."""
+    if idx == tuple(range(idx[0], idx[0] + len(idx))):
+        return x[..., idx[0]:idx[0] + len(idx)]
+    return x[..., np.asarray(idx)]
 
 
 def _plan(want: Sequence[str], base: set[str], theory: EmulatorTheory | None, where: str):
@@ -67,16 +85,21 @@ class Posterior(eqx.Module):
     """Log-posterior of sampled parameters: priors, likelihoods, emulator theory, derived values.
 
     Args:
-        priors: sampled parameter name → :class:`Prior` (order = position order).
+        priors: sampled parameter name → :class:`Prior` (order = position order). A
+            :class:`VectorPrior` (e.g. :class:`MvNormal`, :class:`Independent`) of size ``n``
+            makes ``name`` a block of ``n`` parameters ``name_1 … name_n`` (see
+            :func:`block_names`); those are the sampled names.
         likelihoods: name → likelihood object with ``inputs`` (names it reads) and
             ``from_values(mapping) -> scalar`` (:class:`~cosmoemu.likelihoods.PlanckLite`,
-            :class:`~cosmoemu.likelihoods.GaussianLikelihood`).
+            :class:`~cosmoemu.likelihoods.GaussianLikelihood`). The mapping holds every
+            parameter by name, and each block also whole, as a vector ``(n,)`` under its name.
         theory: emulators providing spectra and derived scalars (None when no likelihood or
             derived parameter needs them).
-        fixed: parameter name → value.
+        fixed: parameter name → value; a vector ``(n,)`` fixes a block ``name_1 … name_n``.
         derived: names of derived parameters to record (``H0``, ``Omega_m``, ``sigma8``, ``S8``,
             ``thetastar``…).
-        labels: LaTeX labels overriding the defaults.
+        labels: LaTeX labels overriding the defaults; a block's label ``L`` labels its
+            elements ``L_{1} …``.
 
     Raises:
         ConfigError: naming the parameter or likelihood: unknown or missing names, a prior or
@@ -84,12 +107,16 @@ class Posterior(eqx.Module):
 
     A prior on an emulator input must lie inside the emulator box: finite prior bounds outside
     it are an error, infinite ones (a Gaussian) are cut at the box and the prior renormalised.
+
+    The log-prior is a sum of terms: scalar priors of one kind are evaluated together as one
+    vectorised term, and each joint (non-factorising) vector prior acts on its block.
     """
 
     sampled: tuple[str, ...] = eqx.field(static=True)
-    priors: tuple[Prior, ...]
+    priors: tuple[ScalarPrior, ...]  # each sampled parameter's (marginal) prior
     fixed: tuple[tuple[str, float], ...] = eqx.field(static=True)
     derived: tuple[str, ...] = eqx.field(static=True)
+    blocks: tuple[tuple[str, tuple[str, ...]], ...] = eqx.field(static=True)
     likelihood_names: tuple[str, ...] = eqx.field(static=True)
     likelihoods: tuple[Any, ...]
     theory: EmulatorTheory | None
@@ -98,11 +125,12 @@ class Posterior(eqx.Module):
     _derived_plan: tuple[tuple[str, ...], tuple[str, ...]] = eqx.field(static=True)
     _groups: tuple[tuple[str, tuple[int, ...]], ...] = eqx.field(static=True)
     _order: tuple[int, ...] = eqx.field(static=True)
-    _uniform: tuple[int, ...] = eqx.field(static=True)
-    _normal: tuple[int, ...] = eqx.field(static=True)
+    # prior terms: scalar priors grouped by kind, and joint vector priors on their indices
+    _scalar_terms: tuple[tuple[type, tuple[int, ...]], ...] = eqx.field(static=True)
+    _joint: tuple[VectorPrior, ...]
+    _joint_idx: tuple[tuple[int, ...], ...] = eqx.field(static=True)
     # small constant tables, kept static (hashable tuples) so they stay numpy inside jit
     _bounds_t: tuple = eqx.field(static=True)  # (2, ndim) prior support
-    _normal_t: tuple = eqx.field(static=True)  # (3, n_normal): loc, scale, log-normalisation
     _box_t: tuple = eqx.field(static=True)  # (2, ndim) emulator box (±inf where none)
     softness: np.ndarray
 
@@ -111,36 +139,76 @@ class Posterior(eqx.Module):
         priors: Mapping[str, Prior],
         likelihoods: Mapping[str, Any],
         theory: EmulatorTheory | None = None,
-        fixed: Mapping[str, float] | None = None,
+        fixed: Mapping[str, float | ArrayLike] | None = None,
         derived: Sequence[str] = (),
         labels: Mapping[str, str] | None = None,
     ) -> None:
-        fixed = {k: float(v) for k, v in (fixed or {}).items()}
         if not priors:
             raise ConfigError("params", "no sampled parameter (give at least one a prior)")
         if not likelihoods:
             raise ConfigError("likelihood", "no likelihood given")
         for name in priors:
-            if name in fixed:
+            if name in (fixed or {}):
                 raise ConfigError(f"params.{name}", "is both sampled and fixed")
-        base = set(priors) | set(fixed)
+        # expand blocks: parameter (block) name → element names
+        entries: dict[str, tuple[str, ...]] = {}
+        blocks: list[tuple[str, tuple[str, ...]]] = []
+        scalar: dict[str, ScalarPrior] = {}
+        joint: list[tuple[tuple[str, ...], VectorPrior]] = []
+        for name, prior in priors.items():
+            if isinstance(prior, ScalarPrior):
+                entries[name] = (name,)
+                scalar[name] = prior
+            elif isinstance(prior, VectorPrior):
+                elems = entries[name] = block_names(name, prior.size)
+                blocks.append((name, elems))
+                scalar.update(zip(elems, prior.marginals(), strict=True))
+                if not isinstance(prior, Independent):
+                    joint.append((elems, prior))
+            else:
+                raise TypeError(f"prior of {name!r} must be a ScalarPrior or a VectorPrior, "
+                                f"got {type(prior).__name__}")
+        fixed_values: dict[str, float] = {}
+        for name, value in (fixed or {}).items():
+            value = np.asarray(value, dtype=np.float64)
+            if value.ndim == 0:
+                entries[name] = (name,)
+                fixed_values[name] = float(value)
+            elif value.ndim == 1:
+                elems = entries[name] = block_names(name, value.size)
+                blocks.append((name, elems))
+                fixed_values.update(zip(elems, value.tolist(), strict=True))
+            else:
+                raise ConfigError(f"params.{name}", f"a fixed block must be a vector, got shape "
+                                                    f"{value.shape}")
+        owner = {}
+        for name, elems in entries.items():
+            for e in elems:
+                if e in owner or (e != name and e in entries):
+                    first = owner.get(e, e)
+                    raise ConfigError(f"params.{name}", f"its element name '{e}' clashes with "
+                                                        f"parameter '{first}'")
+                owner[e] = name
+        fixed = fixed_values
+        base = set(scalar) | set(fixed)
         like_inputs = [n for lik in likelihoods.values() for n in lik.inputs]
         known = set(like_inputs) | {n for spec in DERIVED.values() for n in spec.needs}
         known |= set(theory.inputs) if theory is not None else set()
         known -= set(theory.provides) if theory is not None else set()
         known -= set(DERIVED) | {"omega_nu"}
-        for name in (*priors, *fixed):
-            if name not in known:
+        for name, elems in entries.items():
+            if name not in known and not known.intersection(elems):
                 raise ConfigError(f"params.{name}",
                                   unknown_name_message("parameter", name, sorted(known)))
+        visible = base | {b for b, _ in blocks}  # what likelihoods may read
         for lname, lik in likelihoods.items():
-            _plan(lik.inputs, base, theory, f"likelihood.{lname}")
-        like_plan = _plan(like_inputs, base, theory, "likelihood")
+            _plan(lik.inputs, visible, theory, f"likelihood.{lname}")
+        like_plan = _plan(like_inputs, visible, theory, "likelihood")
         for name in derived:
-            if name in base:
+            if name in visible:
                 raise ConfigError(f"params.{name}", "is sampled or fixed, so cannot be derived")
-            _plan([name], base, theory, f"params.{name}")
-        derived_plan = _plan(list(derived), base, theory, "params")
+            _plan([name], visible, theory, f"params.{name}")
+        derived_plan = _plan(list(derived), visible, theory, "params")
         uses_theory = bool(like_plan[0] or derived_plan[0])
         consumed = set(like_inputs) | set(derived)
         for plan in (like_plan, derived_plan):
@@ -155,8 +223,8 @@ class Posterior(eqx.Module):
                         "is an input of the emulators and must be sampled or fixed "
                         f"(emulator inputs: {', '.join(theory.inputs)})",
                     )
-        for name in base:
-            if name not in consumed:
+        for name, elems in entries.items():
+            if name not in consumed and not consumed.intersection(elems):
                 allowed = sorted(consumed | (set(theory.inputs) if theory else set()))
                 raise ConfigError(
                     f"params.{name}",
@@ -164,47 +232,63 @@ class Posterior(eqx.Module):
                     + " — no likelihood, emulator or derived parameter uses it",
                 )
         box = {p: (lo, hi) for p, lo, hi in theory.box} if uses_theory else {}
-        priors = {k: self._fit_box(k, v, box.get(k)) for k, v in priors.items()}
+        in_joint = {e for elems, _ in joint for e in elems}
+        for e, prior in scalar.items():
+            if e in box and e in in_joint:
+                raise ConfigError(f"params.{owner[e]}.prior",
+                                  f"'{e}' is an emulator input: its prior must be a scalar "
+                                  "kind that can be cut at the emulator box, not a joint one")
+            scalar[e] = self._fit_box(owner[e], prior, box.get(e))
         for name, value in fixed.items():
             if name in box and not box[name][0] <= value <= box[name][1]:
                 raise ConfigError(
-                    f"params.{name}",
+                    f"params.{owner[name]}",
                     f"fixed value {value} is outside the emulator box {list(box[name])}",
                 )
-        self.sampled = tuple(priors)
-        self.priors = tuple(priors.values())
+        self.sampled = tuple(scalar)
+        self.priors = tuple(scalar.values())
         self.fixed = tuple(fixed.items())
         self.derived = tuple(derived)
+        self.blocks = tuple(blocks)
         self.likelihood_names = tuple(likelihoods)
         self.likelihoods = tuple(likelihoods.values())
         self.theory = theory if uses_theory else None
         user = dict(labels or {})
-        self.labels = tuple((n, user.get(n, latex_label(n))) for n in (*priors, *derived))
+        names = [*self.sampled, *self.derived]
+        self.labels = tuple((n, self._label(n, owner.get(n, n), user)) for n in names)
         self._like_plan = like_plan
         self._derived_plan = derived_plan
+        position = {n: i for i, n in enumerate(self.sampled)}
+        self._joint = tuple(prior for _, prior in joint)
+        self._joint_idx = tuple(tuple(position[e] for e in elems) for elems, _ in joint)
+        kinds: dict[type, list[int]] = {}
+        for i, (n, p) in enumerate(zip(self.sampled, self.priors, strict=True)):
+            if n not in in_joint:
+                kinds.setdefault(type(p), []).append(i)
+        self._scalar_terms = tuple((k, tuple(idx)) for k, idx in kinds.items())
         support = np.array([p.support for p in self.priors], dtype=np.float64).T
         self._bounds_t = tuple(map(tuple, support.tolist()))
         finite = np.isfinite(support)
-        kinds = {"soft": finite[0] & finite[1], "lower": finite[0] & ~finite[1],
-                 "upper": ~finite[0] & finite[1], "free": ~finite[0] & ~finite[1]}
+        groups = {"soft": finite[0] & finite[1], "lower": finite[0] & ~finite[1],
+                  "upper": ~finite[0] & finite[1], "free": ~finite[0] & ~finite[1]}
         self._groups = tuple((k, tuple(int(i) for i in np.flatnonzero(m)))
-                             for k, m in kinds.items() if m.any())
+                             for k, m in groups.items() if m.any())
         self._order = tuple(int(i) for i in np.argsort(
             np.concatenate([idx for _, idx in self._groups])))
-        self._uniform = tuple(i for i, p in enumerate(self.priors) if isinstance(p, Uniform))
-        self._normal = tuple(i for i, p in enumerate(self.priors) if isinstance(p, Normal))
-        if len(self._uniform) + len(self._normal) != self.ndim:
-            raise TypeError("priors must be Uniform or Normal")
-        normal = np.array([[self.priors[i].loc, self.priors[i].scale, self.priors[i].log_norm]
-                           for i in self._normal], dtype=np.float64).reshape(-1, 3).T
-        self._normal_t = tuple(map(tuple, normal.tolist()))
         boxes = np.array([box.get(n, (-np.inf, np.inf)) for n in self.sampled]).T
         self._box_t = tuple(map(tuple, boxes.tolist()))
         widths = support[1] - support[0]
         self.softness = np.where(np.isfinite(widths), 0.25 * widths, 1.0)
 
     @staticmethod
-    def _fit_box(name: str, prior: Prior, box: tuple[float, float] | None) -> Prior:
+    def _label(name: str, entry: str, user: Mapping[str, str]) -> str:
+        if name in user or name == entry:
+            return user.get(name, latex_label(name))
+        i = int(name[len(entry) + 1:])  # an element of block `entry`
+        return element_label(user.get(entry, latex_label(entry)), i)
+
+    @staticmethod
+    def _fit_box(name: str, prior: ScalarPrior, box: tuple[float, float] | None) -> ScalarPrior:
         if box is None:
             return prior
         lo, hi = prior.support
@@ -215,9 +299,7 @@ class Posterior(eqx.Module):
                     f"{value} lies outside the emulator box {list(box)}; the prior of an "
                     f"emulator input must lie inside its box",
                 )
-        if isinstance(prior, Normal | Uniform):
-            return prior.truncate(*box)
-        return prior
+        return prior.truncate(*box)
 
     # ---------------------------------------------------------------- coordinates
     @property
@@ -253,11 +335,9 @@ class Posterior(eqx.Module):
 
     def coordinate_scale(self) -> np.ndarray:
         """A rough width of each unconstrained coordinate ``(ndim,)``: the soft-wall scale for
-        intervals, the prior's scale for Gaussians, else 1 (first steps of a mode search)."""
-        scale = np.ones(self.ndim)
-        for i, p in enumerate(self.priors):
-            if isinstance(p, Normal):
-                scale[i] = p.scale
+        intervals, else the prior's width (its standard deviation; first steps of a mode
+        search)."""
+        scale = np.array([p.width for p in self.priors], dtype=np.float64)
         soft = [i for kind, idx in self._groups if kind == "soft" for i in idx]
         scale[soft] = np.asarray(self.softness)[soft]
         return scale
@@ -294,20 +374,38 @@ class Posterior(eqx.Module):
     # ---------------------------------------------------------------- densities
     @eqx.filter_jit
     def logprior(self, x: ArrayLike) -> jax.Array:
-        """Sum of the normalised log-priors at physical ``x``, shape ``(..., ndim)`` → ``(...)``."""
+        """Sum of the normalised log-priors at physical ``x``, shape ``(..., ndim)`` → ``(...)``.
+
+        −inf outside the support. One vectorised term per kind of scalar prior, one per joint
+        block prior (the priors' numbers are constants of the compiled function).
+        """
         x = jnp.asarray(x)
-        dt = jnp.result_type(x.dtype, jnp.float32)
-        lo, hi = jnp.asarray(self._bounds[0], dt), jnp.asarray(self._bounds[1], dt)
-        inside = jnp.all((x >= lo) & (x <= hi), axis=-1)
-        total = jnp.zeros(x.shape[:-1], dt)
-        if self._uniform:
-            iu = np.asarray(self._uniform)
-            total = total - float(np.sum(np.log(self._bounds[1, iu] - self._bounds[0, iu])))
-        if self._normal:
-            loc, scale, norm = (jnp.asarray(a, dt) for a in np.array(self._normal_t))
-            z = (x[..., np.asarray(self._normal)] - loc) / scale
-            total = total + jnp.sum(-0.5 * z * z + norm, axis=-1)
-        return jnp.where(inside, total, -jnp.inf)
+        x = x.astype(jnp.result_type(x.dtype, jnp.float32))
+        total = jnp.zeros(x.shape[:-1], x.dtype)
+        for kind, idx in self._scalar_terms:
+            total = total + kind.stacked_logpdf([self.priors[i] for i in idx], _take(x, idx))
+        for idx, prior in zip(self._joint_idx, self._joint, strict=True):
+            total = total + prior.logpdf(_take(x, idx))
+        return total
+
+    @property
+    def prior_terms(self) -> tuple[tuple[tuple[str, ...], Prior], ...]:
+        """The factors of the prior: (parameter names, prior on them), scalar and joint."""
+        joint = {i for idx in self._joint_idx for i in idx}
+        terms = [((self.sampled[i],), p) for i, p in enumerate(self.priors) if i not in joint]
+        terms += [(tuple(self.sampled[i] for i in idx), prior)
+                  for idx, prior in zip(self._joint_idx, self._joint, strict=True)]
+        return tuple(terms)
+
+    def sample_prior(self, key: jax.Array, n: int) -> jax.Array:
+        """``n`` independent draws from the (joint) prior, physical, shape ``(n, ndim)``."""
+        x = [None] * self.ndim
+        terms = self.prior_terms
+        for k, (names, prior) in zip(jax.random.split(key, len(terms)), terms, strict=True):
+            draws = prior.sample(k, (n,))
+            for j, name in enumerate(names):
+                x[self.sampled.index(name)] = draws if draws.ndim == 1 else draws[:, j]
+        return jnp.stack(x, axis=-1)
 
     def _inside(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
         """(all emulator inputs inside their box, x with outside values moved inside)."""
@@ -322,6 +420,8 @@ class Posterior(eqx.Module):
     def _values(self, x: jax.Array, plan) -> dict[str, jax.Array]:
         values = {n: x[i] for i, n in enumerate(self.sampled)}
         values.update({n: jnp.asarray(v, x.dtype) for n, v in self.fixed})
+        for block, elems in self.blocks:  # each block also as a vector
+            values[block] = jnp.stack([values[e] for e in elems])
         products, order = plan
         if self.theory is not None:
             values["omega_nu"] = jnp.asarray(self.theory.omega_nu, x.dtype)
@@ -376,7 +476,7 @@ class Posterior(eqx.Module):
 
     # ---------------------------------------------------------------- helpers
     def reference_point(self) -> np.ndarray:
-        """A central physical point: each prior's centre, shape ``(ndim,)`` float64."""
+        """A central physical point: each (marginal) prior's centre, shape ``(ndim,)`` float64."""
         return np.array([p.centre for p in self.priors])
 
     def label(self, name: str) -> str:
