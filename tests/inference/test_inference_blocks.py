@@ -215,7 +215,7 @@ def test_nuts_recovers_the_mvnorm_prior_block(mvn_run):
     assert result.divergences == 0
     mean, cov = exact_moments()
     assert np.allclose(cov, CORR_COV, rtol=1e-3)  # the posterior is the prior to 0.1 %
-    x = result.chains.samples  # (chains, draws, 2)
+    x = np.stack(result.chains.samples)  # (chains, draws, 2): NUTS chains have equal length
     for i in range(2):
         ess = effective_sample_size(x[..., i])
         assert ess >= 1000
