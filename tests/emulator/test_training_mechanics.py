@@ -74,6 +74,25 @@ def test_weighted_loss_is_the_stated_formula(data):
     assert res.summary["best_val_loss"] == pytest.approx(direct, rel=1e-4)
 
 
+def test_best_weights_are_restored(data):
+    """The emulator returned holds the weights of the epoch with the lowest validation loss,
+    as recorded by a callback during training, not the last epoch's."""
+    x, y = data
+    sigma = 0.01 * y
+    seen = []
+    res = _train(data, loss="weighted", sigma=sigma, dtype="float64",
+                 stages=(Stage(1e-2, 16, 8, 50), Stage(1e-1, 16, 4, 50)),  # 2nd: too fast
+                 callback=lambda info: seen.append((info["val_loss"], info["network"])))
+    vals = np.array([v for v, _ in seen])
+    best = int(np.argmin(vals))
+    assert best < len(vals) - 1 and vals[-1] > vals[best]  # restoring changes the result
+    for got, want in zip(res.emulator.network.weights, seen[best][1].weights, strict=True):
+        np.testing.assert_array_equal(got, np.asarray(want))
+    v = res.val_indices  # and its validation loss, recomputed from its predictions
+    pred = res.emulator.predict_numpy(x[v])
+    assert np.mean(((pred - y[v]) / sigma[v]) ** 2) == pytest.approx(vals[best], rel=1e-4)
+
+
 def test_divergence_stops_with_clear_error(data):
     with pytest.raises(TrainingError, match="lower the learning rate"):
         _train(data, stages=(Stage(1e30, 32, 3, 5),))
