@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 from emu_analytic import BOX, NAMES, X_GRID, damped, sample_box
 
-from cosmoemu.emulator import Stage, TrainingError, train_emulator
+from cosmoemu.emulator import (
+    EmulatorSpec,
+    PhaseSpec,
+    Stage,
+    TrainingError,
+    TrainSpec,
+    train_emulator,
+)
 
 STAGES = (Stage(3e-3, 32, 6, 50), Stage(1e-3, 64, 6, 50))
 
@@ -43,6 +50,27 @@ def test_same_seed_same_weights_other_seed_differs(data):
     c = _train(data, seed=12)
     assert not np.array_equal(_weights(a), _weights(c))
     assert not np.array_equal(a.val_indices, c.val_indices)
+    # the same settings as a spec object give the same run as the keywords
+    spec = TrainSpec(EmulatorSpec(log10=True, hidden=(16, 16)), PhaseSpec(stages=STAGES), seed=11)
+    d = train_emulator(*data, spec, parameters=NAMES, box=BOX, progress=False)
+    np.testing.assert_array_equal(_weights(a), _weights(d))
+    assert a.spec == d.spec
+
+
+def test_unknown_setting_is_named():
+    with pytest.raises(TypeError, match="unknown training setting 'n_component'.*did you mean "
+                                        "'n_components'"):
+        train_emulator(np.zeros((4, 4)), np.ones((4, 3)), parameters=NAMES, n_component=3)
+
+
+def test_cosine_schedule_is_the_closed_form(data):
+    """The learning rate is an optax schedule of the step; its record per epoch is the cosine."""
+    lr, final, epochs, bs = 3e-3, 0.1, 5, 32
+    res = _train(data, stages=(Stage(lr, bs, epochs, 50, decay="cosine", final=final),))
+    steps = len(res.train_indices) // bs  # optimiser steps per epoch
+    t = np.arange(epochs) * steps / ((epochs - 1) * steps)
+    want = lr * (final + (1 - final) * 0.5 * (1 + np.cos(np.pi * t)))
+    np.testing.assert_allclose(res.history["learning_rate"], want, rtol=1e-6)
 
 
 def test_resume_after_interruption_equals_uninterrupted_run(data, tmp_path):
