@@ -2,7 +2,8 @@
 
 from .._errors import OutOfBoxError
 from .._fitting import TrainingError
-from ._emulator import POLICIES, Axis, Emulator, make_emulator
+from ._axes import Axis
+from ._emulator import POLICIES, Emulator, make_emulator
 from ._io import SCHEMA_VERSION, ModelFileError, read_emulator, save_emulator
 from ._network import (
     ACTIVATIONS,

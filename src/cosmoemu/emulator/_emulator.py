@@ -18,7 +18,6 @@ import json
 import math
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import equinox as eqx
@@ -29,10 +28,11 @@ from jax import Array
 from jax.typing import ArrayLike
 
 from .._errors import OutOfBoxError, did_you_mean
+from ._axes import Axis, as_axes
 from ._network import MLP, n_polynomial_features
 from ._transforms import PCA, Affine, Transform, decode_chain
 
-__all__ = ["Axis", "Emulator", "Policy", "POLICIES", "as_axes", "output_size"]
+__all__ = ["Emulator", "Policy", "POLICIES", "output_size"]
 
 Policy = Literal["raise", "warn", "clip", "nan"]
 POLICIES: tuple[str, ...] = ("raise", "warn", "clip", "nan")
@@ -41,78 +41,6 @@ POLICIES: tuple[str, ...] = ("raise", "warn", "clip", "nan")
 @functools.lru_cache(maxsize=64)
 def _parse_json(text: str) -> Any:
     return json.loads(text)
-
-
-@dataclass(frozen=True)
-class Axis:
-    """One named axis of an emulator's outputs.
-
-    Attributes:
-        name: e.g. ``"ell"``, ``"z"``, ``"k"``, ``"name"`` (derived outputs), ``"time"``.
-        values: the label of each index (numbers or strings), a tuple.
-        units: of the values, e.g. ``"1/Mpc"`` for k; ``""`` when dimensionless or unnamed.
-    """
-
-    name: str
-    values: tuple
-    units: str = ""
-
-    def __post_init__(self) -> None:
-        values = np.asarray(self.values)
-        if values.ndim != 1 or values.size == 0:
-            raise ValueError(f"axis '{self.name}' needs a 1-D, non-empty list of values, got "
-                             f"shape {values.shape}")
-        object.__setattr__(self, "values", tuple(values.tolist()))
-        object.__setattr__(self, "name", str(self.name))
-        object.__setattr__(self, "units", str(self.units))
-
-    def __len__(self) -> int:
-        return len(self.values)
-
-    @property
-    def array(self) -> np.ndarray:
-        """The values as an array."""
-        return np.asarray(self.values)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "units": self.units, "values": list(self.values)}
-
-    @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> Axis:
-        return cls(d["name"], tuple(d["values"]), d.get("units", ""))
-
-
-def as_axes(axes: Any, shape: tuple[int, ...] | None = None) -> tuple[Axis, ...]:
-    """Axes from a mapping ``{name: values}`` (or ``{name: {"values", "units"}}``) or a sequence
-    of :class:`Axis`, ``(name, values[, units])`` or ``{"name", "values", "units"}``, checked
-    against ``shape`` (the outputs' shape per sample) when given.
-
-    Raises:
-        ValueError: an axis is empty or not 1-D, names repeat, or the lengths do not match.
-    """
-    out: list[Axis] = []
-    items = axes.items() if isinstance(axes, Mapping) else enumerate(axes)
-    for key, a in items:
-        if isinstance(a, Axis):
-            out.append(a)
-        elif isinstance(axes, Mapping):
-            if isinstance(a, Mapping):
-                out.append(Axis(key, a["values"], a.get("units", "")))
-            else:
-                out.append(Axis(key, a))
-        elif isinstance(a, Mapping):
-            out.append(Axis.from_json(a))
-        else:
-            out.append(Axis(*a))
-    names = [a.name for a in out]
-    if len(set(names)) != len(names):
-        raise ValueError(f"axis names must differ, got {names}")
-    if shape is not None and tuple(len(a) for a in out) != tuple(shape):
-        raise ValueError(
-            "axes " + ", ".join(f"{a.name} ({len(a)})" for a in out)
-            + f" do not match the outputs' shape per sample {tuple(shape)}"
-        )
-    return tuple(out)
 
 
 def output_size(network: MLP, chain: Sequence[Transform]) -> int:

@@ -29,7 +29,8 @@ import numpy as np
 from jax import Array
 
 from .._fitting import FitState, TrainingError
-from ._emulator import Axis, Emulator, as_axes, make_emulator
+from ._axes import Axis, as_axes
+from ._emulator import Emulator, make_emulator
 from ._loop import LoopState, _jitted, make_optimizer, run_stages
 from ._network import MLP, init_mlp
 from ._pca import fit_pca

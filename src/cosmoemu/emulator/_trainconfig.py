@@ -315,7 +315,7 @@ def parse_train_config(cfg: Mapping[str, Any], base_dir: str | os.PathLike = "."
         finetune=finetune,
         checkpoint=None if ckpt is None else _resolve(base, str(ckpt)),
         output=OutputSpec(_resolve(base, get(out, "path", str, where="output")),
-                          get(out, "description", str, "", where="output")),
+                          **_given(out, {"description": str}, "output")),
     )
 
 

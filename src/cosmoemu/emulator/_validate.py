@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from ._emulator import Axis, Emulator
+from ._axes import Axis
+from ._emulator import Emulator
 from ._error_models import cmb_sigma
 
 __all__ = [
