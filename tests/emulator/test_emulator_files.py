@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -95,3 +96,39 @@ def test_missing_array_and_bad_json(saved, tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(ModelFileError, match="does not exist"):
         read_emulator(tmp_path / "nothing")
+
+
+def _as_schema_1(manifest: dict) -> dict:
+    """The same model as a schema-1 manifest: one axis as modes/mode_label, the quantity in
+    the metadata (what cosmoemu wrote before output axes had names and units)."""
+    (axis,) = manifest["axes"]
+    old = {k: v for k, v in manifest.items() if k not in ("axes", "quantity")}
+    old.update(schema_version=1, modes=axis["values"], mode_label=axis["name"])
+    if manifest["quantity"] is not None:
+        old["metadata"] = {**old["metadata"], "quantity": manifest["quantity"]["name"]}
+    return old
+
+
+@pytest.mark.parametrize("name", ["lcdm_cmb_tt", "lcdm_derived"])
+def test_schema_1_files_still_load_like_the_shipped_schema_2(name, tmp_path):
+    from importlib import resources
+
+    from cosmoemu.emulator._registry import registry
+
+    stem = resources.files("cosmoemu.pretrained").joinpath(registry()[name]["file"])
+    new = cosmoemu.load_emulator(name)
+    manifest = json.loads(Path(str(stem) + ".json").read_text())
+    assert manifest["schema_version"] == 2 and manifest["quantity"]["name"] == new.quantity
+    shutil.copy(str(stem) + ".npz", tmp_path / "old.npz")  # the npz and its checksum unchanged
+    (tmp_path / "old.json").write_text(json.dumps(_as_schema_1(manifest)))
+    old = read_emulator(tmp_path / "old")
+    assert (old.quantity, old.axes, old.parameters) == (new.quantity, new.axes, new.parameters)
+    assert "quantity" not in old.metadata
+    x = np.array([[(lo + 2 * hi) / 3 for lo, hi in new.box.values()]])
+    np.testing.assert_array_equal(old.predict_numpy(x), new.predict_numpy(x))
+
+
+def test_quantity_given_at_save_is_recorded(pca_result, tmp_path):
+    assert pca_result.emulator.quantity is None  # trained without one
+    save_emulator(pca_result.emulator, tmp_path / "q", quantity="damped")
+    assert read_emulator(tmp_path / "q").quantity == "damped"

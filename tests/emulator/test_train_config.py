@@ -122,3 +122,27 @@ def test_mode_weights_divide_the_scale_in_range():
         [{"modes": [2, 4], "weight": 4.0}, {"modes": [10, 11], "weight": 2.0}],
     )
     np.testing.assert_allclose(scale, [0.5, 0.5, 0.5, 2, 2, 2, 2, 2, 1, 1])
+
+
+CONFIGS = sorted((Path(__file__).parents[2] / "src" / "cosmoemu" / "pretrained" / "configs")
+                 .glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_shipped_configs_parse_into_the_specs(path):
+    raw = yaml.safe_load(path.read_text())
+    cfg = parse_train_config(raw, path.parent)
+    emu, tr = raw["emulator"], raw["training"]
+    assert cfg.data.quantity == raw["data"]["quantity"]
+    assert cfg.emulator.kind == emu["kind"]
+    assert list(cfg.emulator.hidden) == emu["hidden"]
+    assert cfg.emulator.log10 == emu.get("log10", False)
+    assert cfg.train.phase.solver == tr.get("solver", "adam")
+    assert cfg.train.seed == tr["seed"]
+    if cfg.train.phase.solver == "adam":
+        assert [s.learning_rate for s in cfg.train.phase.stages] == [
+            s["learning_rate"] for s in tr["stages"]]
+    if "finetune" in tr:
+        assert cfg.finetune.loss == tr["finetune"].get("loss", "weighted")
+        assert len(cfg.finetune.stages) == len(tr["finetune"]["stages"])
+    assert cfg.output.path == path.parent / raw["output"]["path"]

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 from emu_analytic import BOX, NAMES, X_GRID, damped, sample_box
 
-from cosmoemu.emulator import Stage, TrainingError, train_emulator
+from cosmoemu.emulator import (
+    EmulatorSpec,
+    PhaseSpec,
+    Stage,
+    TrainingError,
+    TrainSpec,
+    train_emulator,
+)
 
 STAGES = (Stage(3e-3, 32, 6, 50), Stage(1e-3, 64, 6, 50))
 
@@ -43,6 +50,27 @@ def test_same_seed_same_weights_other_seed_differs(data):
     c = _train(data, seed=12)
     assert not np.array_equal(_weights(a), _weights(c))
     assert not np.array_equal(a.val_indices, c.val_indices)
+    # the same settings as a spec object give the same run as the keywords
+    spec = TrainSpec(EmulatorSpec(log10=True, hidden=(16, 16)), PhaseSpec(stages=STAGES), seed=11)
+    d = train_emulator(*data, spec, parameters=NAMES, box=BOX, progress=False)
+    np.testing.assert_array_equal(_weights(a), _weights(d))
+    assert a.spec == d.spec
+
+
+def test_unknown_setting_is_named():
+    with pytest.raises(TypeError, match="unknown training setting 'n_component'.*did you mean "
+                                        "'n_components'"):
+        train_emulator(np.zeros((4, 4)), np.ones((4, 3)), parameters=NAMES, n_component=3)
+
+
+def test_cosine_schedule_is_the_closed_form(data):
+    """The learning rate is an optax schedule of the step; its record per epoch is the cosine."""
+    lr, final, epochs, bs = 3e-3, 0.1, 5, 32
+    res = _train(data, stages=(Stage(lr, bs, epochs, 50, decay="cosine", final=final),))
+    steps = len(res.train_indices) // bs  # optimiser steps per epoch
+    t = np.arange(epochs) * steps / ((epochs - 1) * steps)
+    want = lr * (final + (1 - final) * 0.5 * (1 + np.cos(np.pi * t)))
+    np.testing.assert_allclose(res.history["learning_rate"], want, rtol=1e-6)
 
 
 def test_resume_after_interruption_equals_uninterrupted_run(data, tmp_path):
@@ -72,6 +100,25 @@ def test_weighted_loss_is_the_stated_formula(data):
     pred = res.emulator.predict_numpy(x[v])
     direct = np.mean(((pred - y[v]) / sigma[v]) ** 2)
     assert res.summary["best_val_loss"] == pytest.approx(direct, rel=1e-4)
+
+
+def test_best_weights_are_restored(data):
+    """The emulator returned holds the weights of the epoch with the lowest validation loss,
+    as recorded by a callback during training, not the last epoch's."""
+    x, y = data
+    sigma = 0.01 * y
+    seen = []
+    res = _train(data, loss="weighted", sigma=sigma, dtype="float64",
+                 stages=(Stage(1e-2, 16, 8, 50), Stage(1e-1, 16, 4, 50)),  # 2nd: too fast
+                 callback=lambda info: seen.append((info["val_loss"], info["network"])))
+    vals = np.array([v for v, _ in seen])
+    best = int(np.argmin(vals))
+    assert best < len(vals) - 1 and vals[-1] > vals[best]  # restoring changes the result
+    for got, want in zip(res.emulator.network.weights, seen[best][1].weights, strict=True):
+        np.testing.assert_array_equal(got, np.asarray(want))
+    v = res.val_indices  # and its validation loss, recomputed from its predictions
+    pred = res.emulator.predict_numpy(x[v])
+    assert np.mean(((pred - y[v]) / sigma[v]) ** 2) == pytest.approx(vals[best], rel=1e-4)
 
 
 def test_divergence_stops_with_clear_error(data):

@@ -149,6 +149,22 @@ class Store:
             return self._meta["k"]
         return self._meta["ell"]
 
+    def axes(self, q: str) -> tuple[tuple[str, np.ndarray, str], ...]:
+        """The named axes of ``q`` per sample, ``(name, values, units)`` each: ``ell`` for CMB
+        spectra, ``name`` for ``derived``, ``(z, k [1/Mpc])`` for P(k, z)."""
+        self._check(q)
+        if q in PK_QUANTITIES:
+            return (("z", self._meta["z"], ""), ("k", self._meta["k"], "1/Mpc"))
+        return (("name" if q == "derived" else "ell", self.modes(q), ""),)
+
+    def units(self, q: str) -> str:
+        """Units of ``q``: C_ell raw and dimensionless, P(k) in Mpc^3; the derived parameters
+        each have their own (``rstar``, ``rdrag`` in Mpc, ``age`` in Gyr)."""
+        self._check(q)
+        if q in PK_QUANTITIES:
+            return "Mpc^3"
+        return "mixed (per output)" if q == "derived" else "dimensionless"
+
     def shape(self, q: str) -> tuple[int, ...]:
         """Per-sample shape of ``q``: ``(n_modes,)``, or ``(n_z, n_k)`` for P(k, z)."""
         self._check(q)

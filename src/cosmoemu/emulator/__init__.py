@@ -1,6 +1,8 @@
 """Emulators: networks, PCA, transforms, training, the Emulator object and its file format."""
 
 from .._errors import OutOfBoxError
+from .._fitting import TrainingError
+from ._axes import Axis
 from ._emulator import POLICIES, Emulator, make_emulator
 from ._io import SCHEMA_VERSION, ModelFileError, read_emulator, save_emulator
 from ._network import (
@@ -13,7 +15,16 @@ from ._network import (
 )
 from ._pca import PCAFit, fit_pca, fit_pca_streaming
 from ._registry import list_emulators, load_emulator
-from ._train import DEFAULT_STAGES, Stage, TrainingError, TrainResult, train_emulator
+from ._spec import (
+    DEFAULT_STAGES,
+    EmulatorSpec,
+    FinetuneSpec,
+    PhaseSpec,
+    SpecError,
+    Stage,
+    TrainSpec,
+)
+from ._train import TrainResult, train_emulator
 from ._transforms import PCA, Affine, ParamFactor, Pow10, Transform
 
 __all__ = [
@@ -26,14 +37,20 @@ __all__ = [
     "POLICIES",
     "SCHEMA_VERSION",
     "Affine",
+    "Axis",
     "Emulator",
+    "EmulatorSpec",
+    "FinetuneSpec",
     "ModelFileError",
     "OutOfBoxError",
     "PCAFit",
     "ParamFactor",
+    "PhaseSpec",
+    "SpecError",
     "Pow10",
     "Stage",
     "TrainResult",
+    "TrainSpec",
     "Transform",
     "TrainingError",
     "alsing_activation",

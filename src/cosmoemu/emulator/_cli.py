@@ -55,18 +55,24 @@ def train(config: str, store: str | None, no_progress: bool) -> None:
 )
 @click.option("--label", default=None, help="Report name (default: the data directory's name).")
 @click.option("--no-timing", is_flag=True, help="Skip the prediction-time measurement.")
-def validate(emulator: str, data: str, out_dir: str, label: str | None, no_timing: bool) -> None:
-    """Accuracy report of EMULATOR against the spectra in DATA (a store never used in training).
+@click.option("--quantity", default=None,
+              help="The store's product to compare with, for models that do not record what "
+                   "they emulate.")
+def validate(emulator: str, data: str, out_dir: str, label: str | None, no_timing: bool,
+             quantity: str | None) -> None:
+    """Accuracy report of EMULATOR against the outputs in DATA (a store never used in training).
 
-    EMULATOR is a shipped name, a model path, a comma-separated list of them, or `all`.
-    Writes OUT/LABEL.md with percentiles of the error and one PNG of 68/95/99 % bands each.
+    EMULATOR is a shipped name, a model path, a comma-separated list of them, or `all`. What
+    each emulates is read from its manifest. Writes OUT/LABEL.md with percentiles of the error
+    and one PNG of 68/95/99 % bands each (for P(k, z): bands vs k, one panel per z).
     """
     from ._registry import list_emulators
     from ._validate import validate_emulators
 
     names = list_emulators() if emulator == "all" else [e for e in emulator.split(",") if e]
     try:
-        md, results = validate_emulators(names, data, out_dir, label=label, timing=not no_timing)
+        md, results = validate_emulators(names, data, out_dir, label=label, timing=not no_timing,
+                                         quantity=quantity)
     except (ValueError, FileNotFoundError) as err:
         raise click.ClickException(str(err)) from err
     for r in results:

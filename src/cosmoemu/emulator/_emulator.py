@@ -1,14 +1,21 @@
-"""The :class:`Emulator`: parameters -> modes (a spectrum or any vector), in JAX.
+"""The :class:`Emulator`: parameters -> outputs (a spectrum, P(k, z), any array), in JAX.
 
 An emulator is a pytree (Equinox module): the network, the input standardisation and the output
-transform chain are arrays; names, box and modes are static. So ``jax.jit(emu.predict)``,
-``jax.grad`` of a likelihood built on it and ``jax.vmap`` need no special code.
+transform chain are arrays; names, box, output axes and quantity are static. So
+``jax.jit(emu.predict)``, ``jax.grad`` of a likelihood built on it and ``jax.vmap`` need no
+special code.
+
+Outputs may have several named axes (:class:`Axis`), e.g. ``(z, k)`` for P(k, z) or
+``(receiver, component, time)`` for a seismic trace. The network and the output transforms work
+on the flattened outputs (C order, the last axis fastest); ``predict`` returns
+``(..., *output_shape)``.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import math
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
@@ -21,10 +28,11 @@ from jax import Array
 from jax.typing import ArrayLike
 
 from .._errors import OutOfBoxError, did_you_mean
-from ._network import MLP
-from ._transforms import Affine, Transform, decode_chain
+from ._axes import Axis, as_axes
+from ._network import MLP, n_polynomial_features
+from ._transforms import PCA, Affine, Transform, decode_chain
 
-__all__ = ["Emulator", "Policy", "POLICIES"]
+__all__ = ["Emulator", "Policy", "POLICIES", "output_size"]
 
 Policy = Literal["raise", "warn", "clip", "nan"]
 POLICIES: tuple[str, ...] = ("raise", "warn", "clip", "nan")
@@ -33,6 +41,30 @@ POLICIES: tuple[str, ...] = ("raise", "warn", "clip", "nan")
 @functools.lru_cache(maxsize=64)
 def _parse_json(text: str) -> Any:
     return json.loads(text)
+
+
+def output_size(network: MLP, chain: Sequence[Transform]) -> int:
+    """Number of (flattened) outputs the network and the output transforms produce.
+
+    Raises:
+        ValueError: the transforms' array shapes do not chain (a corrupt or mismatched model).
+    """
+    size = int(network.sizes[-1])
+    for i, step in enumerate(chain):
+        if isinstance(step, Affine):
+            if np.shape(step.shift) not in ((size,), ()) or np.shape(step.scale) not in (
+                (size,), ()
+            ):
+                raise ValueError(f"output transform {i} (affine) has shift/scale of shape "
+                                 f"{np.shape(step.shift)}/{np.shape(step.scale)}; "
+                                 f"{size} values arrive there")
+        elif isinstance(step, PCA):
+            c = np.shape(step.components)
+            if len(c) != 2 or c[0] != size:
+                raise ValueError(f"output transform {i} (pca) has components of shape {c}; "
+                                 f"{size} coefficients arrive there")
+            size = int(c[1])
+    return size
 
 
 class Emulator(eqx.Module):
@@ -62,7 +94,7 @@ class Emulator(eqx.Module):
     parameters: tuple[str, ...] = eqx.field(static=True)
     kind: str = eqx.field(static=True)
     _box: tuple[tuple[float, float], ...] = eqx.field(static=True)
-    # JSON text (hash cached by Python) holding modes, mode label and metadata
+    # JSON text (hash cached by Python) holding the output axes, the quantity and metadata
     _meta: str = eqx.field(static=True)
     # optional ellipsoid: (centre, whitening matrix L^-1 with cov = L L^T, radius), static
     _region: tuple | None = eqx.field(static=True, default=None)
@@ -101,20 +133,44 @@ class Emulator(eqx.Module):
         return jnp.sqrt(jnp.sum(((x - c) @ w.T) ** 2, axis=-1))
 
     @property
+    def axes(self) -> tuple[Axis, ...]:
+        """The named axes of the outputs, e.g. ``(Axis("z", ...), Axis("k", ..., "1/Mpc"))``."""
+        return _axes(self._meta)
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        """Shape of one prediction, ``(n_ell,)`` or ``(n_z, n_k)``, ...: one length per axis."""
+        return tuple(len(a) for a in self.axes)
+
+    @property
     def modes(self) -> np.ndarray:
-        """Mode labels: ell (ints), k values (floats) or output names (strings)."""
-        return np.asarray(_parse_json(self._meta)["modes"])
+        """Labels of the last output axis: ell (ints), k values (floats) or output names."""
+        return self.axes[-1].array
 
     @property
     def mode_label(self) -> str:
-        """What the modes are, e.g. ``"ell"``, ``"k [1/Mpc]"`` or ``"name"``."""
-        return str(_parse_json(self._meta).get("mode_label", "mode"))
+        """Name of the last output axis, e.g. ``"ell"``, ``"k"`` or ``"name"``."""
+        return self.axes[-1].name
+
+    @property
+    def quantity(self) -> str | None:
+        """What is emulated: the data store's product name (``"tt"``, ``"pk_nonlin"``,
+        ``"derived"``...) or the name given at training; None when it was never recorded."""
+        q = _parse_json(self._meta).get("quantity")
+        return None if q is None else str(q["name"])
+
+    @property
+    def units(self) -> str:
+        """Units of the outputs (``""`` when dimensionless or not recorded)."""
+        q = _parse_json(self._meta).get("quantity")
+        return "" if q is None else str(q.get("units", ""))
 
     @property
     def metadata(self) -> dict[str, Any]:
         """Everything else recorded with the model: provenance, accuracy, description."""
         meta = dict(_parse_json(self._meta))
-        meta.pop("modes", None)
+        for key in ("axes", "quantity"):
+            meta.pop(key, None)
         return meta
 
     @property
@@ -123,7 +179,13 @@ class Emulator(eqx.Module):
 
     @property
     def n_modes(self) -> int:
-        return len(_parse_json(self._meta)["modes"])
+        """Length of the last output axis (all outputs of a one-axis emulator)."""
+        return len(self.axes[-1])
+
+    @property
+    def n_outputs(self) -> int:
+        """Number of outputs per prediction, the product of :attr:`output_shape`."""
+        return math.prod(self.output_shape)
 
     def __repr__(self) -> str:
         net = self.network
@@ -132,9 +194,13 @@ class Emulator(eqx.Module):
         if net.input_degree > 1:
             arch += f", input_degree={net.input_degree}"
         region = ", region=ellipsoid" if self._region is not None else ""
+        shape = self.output_shape
+        out = (f"n_modes={shape[0]}" if len(shape) == 1 else
+               "outputs=(" + ", ".join(f"{a.name}: {len(a)}" for a in self.axes) + ")")
+        quantity = f"quantity={self.quantity!r}, " if self.quantity else ""
         return (
-            f"Emulator(kind={self.kind!r}, parameters={self.parameters}, "
-            f"n_modes={self.n_modes}, network={sizes}, {arch}{region})"
+            f"Emulator({quantity}kind={self.kind!r}, parameters={self.parameters}, "
+            f"{out}, network={sizes}, {arch}{region})"
         )
 
     # ----------------------------------------------------------------- inputs
@@ -255,7 +321,8 @@ class Emulator(eqx.Module):
                 jitted likelihood).
 
         Returns:
-            Array ``(..., n_modes)``.
+            Array ``(..., *output_shape)``: ``(..., n_modes)`` for one output axis,
+            ``(..., n_z, n_k)`` for P(k, z), in :attr:`units`.
         """
         if policy not in POLICIES:
             raise ValueError(
@@ -292,8 +359,9 @@ class Emulator(eqx.Module):
     def _forward(self, x: Array) -> Array:
         """Network and transforms, no box handling. ``x``: ``(..., n_params)`` physical."""
         z = self.input_transform.encode_jax(x)
-        y = self.network(z)
-        return decode_chain(self.output_transforms, y, x)
+        y = decode_chain(self.output_transforms, self.network(z), x)
+        shape = self.output_shape
+        return y if len(shape) == 1 else y.reshape(*y.shape[:-1], *shape)
 
     def predict_numpy(
         self, params: Mapping[str, ArrayLike] | ArrayLike, policy: Policy = "raise"
@@ -327,17 +395,31 @@ def make_emulator(
     output_transforms: Sequence[Transform],
     parameters: Sequence[str],
     box: Mapping[str, Sequence[float]] | Sequence[Sequence[float]],
-    modes: Sequence[Any] | np.ndarray,
+    modes: Sequence[Any] | np.ndarray | None,
     kind: str,
     *,
     mode_label: str = "mode",
+    axes: Any = None,
+    quantity: str | Mapping[str, str] | None = None,
     metadata: Mapping[str, Any] | None = None,
     region: Mapping[str, Any] | None = None,
 ) -> Emulator:
     """Assemble an :class:`Emulator` from its parts (used by training and loading).
 
-    ``region``: ``{"center": {name: value} or [values], "covariance": (n, n), "radius": r}``, an
-    ellipsoid of validity inside the box (checked like the box), or None.
+    Args:
+        network, input_transform, output_transforms: the arrays.
+        parameters: input names; ``box``: ``{name: (low, high)}`` or ``[(low, high), ...]``.
+        modes: labels of a single output axis called ``mode_label``, or None with
+        axes: the output axes (see :func:`as_axes`), for outputs with one or more axes.
+        kind: ``"dense"`` or ``"pca"``.
+        quantity: what is emulated, a name or ``{"name", "units"}``.
+        metadata: JSON-able record (training, accuracy, description...).
+        region: ``{"center": {name: value} or [values], "covariance": (n, n), "radius": r}``, an
+            ellipsoid of validity inside the box (checked like the box), or None.
+
+    Raises:
+        ValueError: inconsistent box, region, axes, or array shapes (the network, the input
+            standardisation and the output transforms must chain to the axes' sizes).
     """
     parameters = tuple(str(p) for p in parameters)
     if isinstance(box, Mapping):
@@ -347,8 +429,28 @@ def make_emulator(
     for p, (lo, hi) in zip(parameters, box_t, strict=True):
         if not lo < hi:
             raise ValueError(f"box of '{p}' must have low < high, got [{lo}, {hi}]")
-    modes_list = np.asarray(modes).tolist()
-    meta = {"modes": modes_list, "mode_label": mode_label, **dict(metadata or {})}
+    if (modes is None) == (axes is None):
+        raise ValueError("give the output labels as modes (one axis) or as axes, not both")
+    axes_t = as_axes([Axis(mode_label, tuple(np.asarray(modes).tolist()))] if axes is None
+                     else axes)
+    n_out = output_size(network, tuple(output_transforms))
+    shape = tuple(len(a) for a in axes_t)
+    if n_out != math.prod(shape):
+        raise ValueError(f"the network and output transforms give {n_out} outputs; the axes "
+                         f"{', '.join(f'{a.name} ({len(a)})' for a in axes_t)} hold "
+                         f"{math.prod(shape)}")
+    n_in = n_polynomial_features(len(parameters), network.input_degree)
+    if network.sizes[0] != n_in or np.shape(input_transform.shift) != (len(parameters),):
+        raise ValueError(f"the network takes {network.sizes[0]} inputs and the input "
+                         f"standardisation {np.shape(input_transform.shift)}; {len(parameters)} "
+                         f"parameters (degree {network.input_degree}) need {n_in} and "
+                         f"({len(parameters)},)")
+    if isinstance(quantity, str):
+        quantity = {"name": quantity, "units": ""}
+    elif quantity is not None:
+        quantity = {"name": str(quantity["name"]), "units": str(quantity.get("units", ""))}
+    meta = {**dict(metadata or {}), "axes": [a.to_json() for a in axes_t],
+            "quantity": quantity}
     region_t = None if region is None else _region_tuple(region, parameters, box_t)
     return Emulator(
         network=network,
@@ -360,6 +462,11 @@ def make_emulator(
         _meta=json.dumps(meta, sort_keys=True),
         _region=region_t,
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _axes(text: str) -> tuple[Axis, ...]:
+    return tuple(Axis.from_json(a) for a in _parse_json(text)["axes"])
 
 
 def _region_tuple(region: Mapping[str, Any], parameters: tuple[str, ...],

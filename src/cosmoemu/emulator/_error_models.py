@@ -21,9 +21,14 @@ from collections.abc import Mapping
 
 import numpy as np
 
-__all__ = ["T_CMB_K", "white_noise_cl", "cmb_sigma", "CMB_SPECTRA"]
+__all__ = ["T_CMB_K", "white_noise_cl", "cmb_sigma", "CMB_SPECTRA", "F_SKY", "NOISE_UK_ARCMIN",
+           "BEAM_FWHM_ARCMIN"]
 
 T_CMB_K = 2.7255
+#: the default survey of :func:`cmb_sigma` (SO-like)
+F_SKY = 0.4
+NOISE_UK_ARCMIN = 6.0
+BEAM_FWHM_ARCMIN = 1.4
 CMB_SPECTRA = ("tt", "te", "ee", "bb")
 
 
@@ -52,9 +57,9 @@ def cmb_sigma(
     spectrum: str,
     ell: np.ndarray,
     cls: Mapping[str, np.ndarray],
-    f_sky: float = 0.4,
-    noise_uk_arcmin: float = 6.0,
-    beam_fwhm_arcmin: float = 1.4,
+    f_sky: float = F_SKY,
+    noise_uk_arcmin: float = NOISE_UK_ARCMIN,
+    beam_fwhm_arcmin: float = BEAM_FWHM_ARCMIN,
 ) -> np.ndarray:
     """Gaussian error of each raw :math:`C_\\ell` for a survey (see the module docstring).
 

@@ -1,9 +1,21 @@
 """Model files: ``STEM.npz`` (arrays, loaded with ``allow_pickle=False``) + ``STEM.json``.
 
-The JSON manifest holds the schema version, parameter names and box, modes, the transform chain
-(which refers to arrays by name), the architecture, training provenance and an accuracy summary,
-plus the SHA-256 of the npz so a corrupt or swapped file is caught. Loading runs nothing from the
-files: it reads numbers and strings and rebuilds known types.
+The JSON manifest holds the schema version, the quantity emulated and its units, parameter
+names and box, the output axes (name, units, values of each), the transform chain (which refers
+to arrays by name), the architecture, training provenance and an accuracy summary, plus the
+SHA-256 of the npz so a corrupt or swapped file is caught. Loading runs nothing from the files:
+it reads numbers and strings, rebuilds known types and checks that the arrays chain to the
+axes' shape.
+
+Schema versions:
+
+- 2 (written now): ``"quantity": {"name", "units"}`` (``null`` when never given) and
+  ``"axes": [{"name", "units", "values"}, ...]``, one entry per output axis in C order
+  (``predict`` returns ``(..., *lengths)``).
+- 1 (read): one output axis given as ``"modes"`` and ``"mode_label"``; the quantity, when
+  recorded, is ``metadata.quantity`` (``cosmoemu train`` always wrote it), with no units. Such
+  a file loads as a one-axis emulator named ``mode_label`` with that quantity; re-save it to
+  upgrade it.
 """
 
 from __future__ import annotations
@@ -24,7 +36,8 @@ from ._transforms import Affine, transform_from_spec
 __all__ = ["save_emulator", "read_emulator", "ModelFileError", "SCHEMA_VERSION", "model_paths"]
 
 FORMAT = "cosmoemu-emulator"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 
 class ModelFileError(ValueError):
@@ -57,7 +70,8 @@ def save_emulator(emulator: Emulator, path: str | os.PathLike, **extra: Any) -> 
         emulator: the emulator.
         path: the stem (``.npz``/``.json`` suffixes are stripped).
         **extra: more JSON-able manifest entries (e.g. ``accuracy={...}``); they are merged into
-            the metadata returned by ``Emulator.metadata`` after loading.
+            the metadata returned by ``Emulator.metadata`` after loading. ``quantity`` (a name
+            or ``{"name", "units"}``) sets the quantity instead, if training did not.
 
     Returns:
         The two paths written.
@@ -84,15 +98,25 @@ def save_emulator(emulator: Emulator, path: str | os.PathLike, **extra: Any) -> 
     np.savez(tmp_npz, **arrays)
     meta = emulator.metadata
     meta.pop("source", None)  # where it was loaded from; not part of the model
-    meta.update(_jsonable(extra))
+    extra = _jsonable(extra)
+    quantity = None
+    if emulator.quantity is not None:
+        quantity = {"name": emulator.quantity, "units": emulator.units}
+    q_extra = extra.pop("quantity", None)
+    if q_extra is not None and (quantity is None or q_extra in (quantity["name"], quantity)):
+        quantity = ({"name": q_extra, "units": ""} if isinstance(q_extra, str)
+                    else {"name": q_extra["name"], "units": q_extra.get("units", "")})
+    elif q_extra is not None:
+        raise ValueError(f"quantity={q_extra!r} differs from the emulator's {quantity}")
+    meta.update(extra)
     manifest = {
         "format": FORMAT,
         "schema_version": SCHEMA_VERSION,
+        "quantity": quantity,
         "kind": emulator.kind,
         "parameters": list(emulator.parameters),
         "box": {p: list(b) for p, b in emulator.box.items()},
-        "modes": emulator.modes.tolist(),
-        "mode_label": meta.pop("mode_label", "mode"),
+        "axes": [a.to_json() for a in emulator.axes],
         "network": {"sizes": list(net.sizes), "activation": net.activation,
                     **({"input_degree": net.input_degree} if net.input_degree != 1 else {})},
         **({"region": emulator.region} if emulator.region is not None else {}),
@@ -140,10 +164,11 @@ def read_emulator(path: str | os.PathLike) -> Emulator:
             f"'{json_path}' is not a cosmoemu model manifest (format != {FORMAT!r})"
         )
     version = manifest.get("schema_version")
-    if version != SCHEMA_VERSION:
+    if version not in READABLE_VERSIONS:
         raise ModelFileError(
-            f"'{json_path}' has schema version {version!r}; this cosmoemu reads version "
-            f"{SCHEMA_VERSION}. Upgrade cosmoemu (newer files) or re-save the model."
+            f"'{json_path}' has schema version {version!r}; this cosmoemu reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))}. Upgrade cosmoemu (newer files) or "
+            "re-save the model."
         )
     expected = _sha256(npz_path)
     if manifest.get("npz_sha256") != expected:
@@ -193,6 +218,13 @@ def read_emulator(path: str | os.PathLike) -> Emulator:
         raise ModelFileError(f"network sizes in '{npz_path}' differ from the manifest")
     meta = dict(manifest.get("metadata", {}))
     meta["source"] = str(json_path)
+    if version == 1:  # one axis, quantity in the metadata (see the module docstring)
+        quantity = meta.pop("quantity", None)
+        axes = [{"name": manifest.get("mode_label", "mode"), "units": "",
+                 "values": _require(manifest, "modes", json_path)}]
+    else:
+        quantity = manifest.get("quantity")
+        axes = _require(manifest, "axes", json_path)
     try:
         return make_emulator(
             network,
@@ -200,11 +232,12 @@ def read_emulator(path: str | os.PathLike) -> Emulator:
             outputs,
             _require(manifest, "parameters", json_path),
             _require(manifest, "box", json_path),
-            _require(manifest, "modes", json_path),
+            None,
             _require(manifest, "kind", json_path),
-            mode_label=manifest.get("mode_label", "mode"),
+            axes=axes,
+            quantity=quantity,
             metadata=meta,
             region=manifest.get("region"),
         )
-    except ValueError as err:
+    except (ValueError, KeyError, TypeError) as err:
         raise ModelFileError(f"'{json_path}': {err}") from err

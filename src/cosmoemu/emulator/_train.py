@@ -1,25 +1,26 @@
 """Training emulators with optax: staged schedules, early stopping, checkpoints, resumption.
 
 The validation split is drawn once from the seed and never trained on; each stage of the schedule
-(learning rate, batch size) runs until the validation loss has not improved for ``patience``
-epochs and then restores the best weights. An epoch is one jitted ``lax.scan`` over shuffled
-mini-batches, so it compiles once per batch size.
+(learning-rate schedule, batch size) runs until the validation loss has not improved for
+``patience`` epochs and then restores the best weights. An epoch is one jitted ``lax.scan`` over
+shuffled mini-batches, so it compiles once per batch size. Outputs with several axes (``(n,
+n_z, n_k)``) are flattened for the transforms and the network and reshaped by ``predict``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as _dt
-import functools
 import hashlib
 import importlib.metadata
 import json
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -27,28 +28,18 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
+from .._fitting import FitState, TrainingError
+from ._axes import Axis, as_axes
 from ._emulator import Emulator, make_emulator
-from ._loop import LoopState, Stage, TrainingError, _jitted, make_optimizer, run_stages
+from ._loop import LoopState, _jitted, make_optimizer, run_stages
 from ._network import MLP, init_mlp
 from ._pca import fit_pca
+from ._spec import DEFAULT_STAGES, EmulatorSpec, Stage, TrainSpec
 from ._transforms import Affine, ParamFactor, Pow10, Transform, decode_chain, encode_chain
 
 __all__ = ["Stage", "DEFAULT_STAGES", "TrainingError", "TrainResult", "train_emulator"]
 
 log = logging.getLogger(__name__)
-
-LossName = Literal["mse", "weighted"]
-LOSSES: tuple[str, ...] = ("mse", "weighted")
-KINDS: tuple[str, ...] = ("dense", "pca")
-
-
-DEFAULT_STAGES: tuple[Stage, ...] = (
-    Stage(1e-3, 32, 300, 30),
-    Stage(5e-4, 64, 300, 30),
-    Stage(2e-4, 128, 300, 30),
-    Stage(1e-4, 256, 300, 30),
-    Stage(3e-5, 512, 300, 30),
-)
 
 
 @dataclass
@@ -59,6 +50,8 @@ class TrainResult:
         emulator: the trained :class:`~cosmoemu.Emulator` (best validation weights).
         history: per-epoch ``train_loss``, ``val_loss``, ``stage``, ``learning_rate``.
         train_indices, val_indices: rows of the input arrays used for each split.
+        summary: ``best_val_loss`` (and ``files`` when ``cosmoemu train`` saved the model).
+        spec: the settings it was trained with.
     """
 
     emulator: Emulator
@@ -66,6 +59,7 @@ class TrainResult:
     train_indices: np.ndarray
     val_indices: np.ndarray
     summary: dict[str, Any] = field(default_factory=dict)
+    spec: TrainSpec | None = None
 
 
 def _versions() -> dict[str, str]:
@@ -86,8 +80,6 @@ def _split(n: int, val_fraction: float, seed: int, val_indices: Any) -> tuple[np
         if val.size == 0 or val.min() < 0 or val.max() >= n:
             raise ValueError(f"val_indices must be rows in [0, {n}), got {val_indices!r}")
     else:
-        if not 0.0 < val_fraction < 1.0:
-            raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
         n_val = max(1, int(round(val_fraction * n)))
         perm = np.random.default_rng([seed, 1]).permutation(n)
         val = np.sort(perm[:n_val])
@@ -111,14 +103,18 @@ def _fit_transforms(
     x: np.ndarray,
     y: np.ndarray,
     parameters: Sequence[str],
-    kind: str,
-    log10: bool,
-    factor: ParamFactor | None,
-    feature_scale: Any,
-    n_components: int | None,
-    pca_tol: float | None,
+    spec: EmulatorSpec,
 ) -> tuple[Affine, tuple[Transform, ...], dict[str, Any]]:
-    """Fit the input standardisation and the output chain on the training rows."""
+    """Fit the input standardisation and the output chain on the training rows.
+
+    ``y``: ``(n, n_outputs)`` flattened outputs; ``spec.feature_scale`` ``"std"`` or
+    ``(n_outputs,)``."""
+    kind, log10, feature_scale = spec.kind, spec.log10, spec.feature_scale
+    factor = spec.factor
+    if isinstance(factor, Mapping):
+        factor = ParamFactor.from_names(
+            parameters, factor.get("linear"), factor.get("log"), factor.get("const", 0.0)
+        )
     input_tf = Affine.standardise(x)
     chain: list[Transform] = []  # built in encode order, reversed at the end
     info: dict[str, Any] = {}
@@ -129,17 +125,15 @@ def _fit_transforms(
     if log10:
         chain.append(Pow10())
         z = Pow10().encode(z, x)
-    if feature_scale is None or (isinstance(feature_scale, str) and feature_scale == "std"):
+    if isinstance(feature_scale, str):
         feat = Affine.standardise(z)
     else:
         scale = np.broadcast_to(np.asarray(feature_scale, np.float64), z.shape[1:]).copy()
-        if not np.all(np.isfinite(scale)) or np.any(scale <= 0):
-            raise ValueError("feature_scale must be finite and > 0 for every mode")
         feat = Affine(z.mean(axis=0), scale)
     chain.append(feat)
     z = feat.encode(z)
     if kind == "pca":
-        fit = fit_pca(z, n_components=n_components, tol=pca_tol)
+        fit = fit_pca(z, n_components=spec.n_components, tol=spec.pca_tol)
         chain.append(fit.pca)
         z = fit.pca.encode(z)
         info["pca"] = fit.summary()
@@ -147,19 +141,22 @@ def _fit_transforms(
     return input_tf, tuple(reversed(chain)), info
 
 
-@functools.lru_cache(maxsize=8)
-def _loss_fn(loss: str):
-    """The loss by name; cached so that jitted epochs are reused between runs."""
+def _mse_loss(net: MLP, frozen: tuple, xb: Array, tb: Array, sb: Array) -> Array:
+    """Mean squared error on the network's targets; ``sb``: per-output weights (for PCA the
+    coefficients' scales, so that it is the mean squared error per output)."""
+    input_tf, _ = frozen
+    pred = net(input_tf.encode_jax(xb))
+    return jnp.mean(((pred - tb) * sb) ** 2)
 
-    def fn(net: MLP, frozen: tuple, xb: Array, tb: Array, sb: Array) -> Array:
-        input_tf, chain = frozen
-        pred = net(input_tf.encode_jax(xb))
-        if loss == "mse":  # sb: per-output weights (PCA: the coefficients' scales)
-            return jnp.mean(((pred - tb) * sb) ** 2)
-        phys = decode_chain(chain, pred, xb)
-        return jnp.mean(((phys - tb) / sb) ** 2)
 
-    return fn
+def _weighted_loss(net: MLP, frozen: tuple, xb: Array, tb: Array, sb: Array) -> Array:
+    """Mean of ``((prediction - outputs) / sigma)**2`` in physical units; ``sb``: sigma."""
+    input_tf, chain = frozen
+    phys = decode_chain(chain, net(input_tf.encode_jax(xb)), xb)
+    return jnp.mean(((phys - tb) / sb) ** 2)
+
+
+LOSS_FUNCTIONS = {"mse": _mse_loss, "weighted": _weighted_loss}
 
 
 def _lstsq_fit(net: MLP, input_tf: Affine, x: np.ndarray, targets: np.ndarray,
@@ -196,111 +193,120 @@ def _fingerprint(*parts: Any) -> str:
     return h.hexdigest()[:16]
 
 
+def _flat(name: str, a: Any, n: int, shape: tuple[int, ...]) -> np.ndarray:
+    """``a`` of shape ``shape``/``(n_outputs,)`` or ``(n, *shape)``/``(n, n_outputs)``,
+    flattened over the output axes."""
+    a = np.asarray(a, np.float64)
+    m = int(np.prod(shape))
+    if a.shape in (shape, (m,)):
+        return a.reshape(m)
+    if a.shape in ((n, *shape), (n, m)):
+        return a.reshape(n, m)
+    raise ValueError(f"{name} must have shape {shape} or {(n, *shape)}, got {a.shape}")
+
+
+def _output_axes(y: np.ndarray, modes: Any, mode_label: str, axes: Any) -> tuple[Axis, ...]:
+    shape = y.shape[1:]
+    if axes is not None:
+        if modes is not None:
+            raise ValueError("give modes (one output axis) or axes, not both")
+        return as_axes(axes, shape)
+    if modes is None:
+        if len(shape) == 1:
+            return (Axis(mode_label, tuple(range(shape[0]))),)
+        return tuple(Axis(f"axis_{i}", tuple(range(m))) for i, m in enumerate(shape))
+    modes = np.asarray(modes)
+    if len(shape) != 1:
+        raise ValueError(f"outputs have {len(shape)} axes per sample {shape}: label them with "
+                         "axes={name: values, ...} (modes labels one axis)")
+    if modes.shape != shape:
+        raise ValueError(f"modes must have {shape[0]} entries (one per output), got "
+                         f"{modes.shape}")
+    return (Axis(mode_label, tuple(modes.tolist())),)
+
+
 def train_emulator(
     params: np.ndarray,
     outputs: np.ndarray,
+    spec: TrainSpec | None = None,
     *,
     parameters: Sequence[str],
     modes: Sequence[Any] | np.ndarray | None = None,
     mode_label: str = "mode",
+    axes: Mapping[str, Any] | Sequence[Any] | None = None,
+    quantity: str | None = None,
+    units: str = "",
     box: Mapping[str, Sequence[float]] | None = None,
-    kind: str = "dense",
-    n_components: int | None = None,
-    pca_tol: float | None = None,
-    log10: bool = False,
-    factor: Mapping[str, Any] | ParamFactor | None = None,
-    feature_scale: str | np.ndarray | None = "std",
-    hidden: Sequence[int] = (256, 256, 256, 256),
-    activation: str = "alsing",
-    input_degree: int = 1,
-    solver: str = "adam",
-    region: Mapping[str, Any] | None = None,
-    loss: str = "mse",
     sigma: np.ndarray | None = None,
-    stages: Sequence[Stage | Mapping[str, Any]] = DEFAULT_STAGES,
-    optimizer: str = "adam",
-    weight_decay: float = 1e-5,
-    val_fraction: float = 0.1,
     val_indices: Sequence[int] | np.ndarray | None = None,
-    seed: int = 0,
-    dtype: str = "float32",
     init: Emulator | None = None,
     checkpoint: str | os.PathLike | None = None,
-    checkpoint_every: int = 25,
     progress: bool = True,
     callback: Callable[[dict[str, Any]], None] | None = None,
     provenance: Mapping[str, Any] | None = None,
+    **settings: Any,
 ) -> TrainResult:
     """Train an emulator ``parameters -> outputs``.
 
+    The settings come from ``spec`` (a :class:`~cosmoemu.emulator.TrainSpec`, whose fields
+    and defaults are documented there), each overridable by keyword: the fields of
+    :class:`~cosmoemu.emulator.EmulatorSpec` (``kind``, ``n_components``, ``pca_tol``,
+    ``log10``, ``factor``, ``feature_scale``, ``hidden``, ``activation``, ``input_degree``,
+    ``region``), of :class:`~cosmoemu.emulator.PhaseSpec` (``solver``, ``loss``, ``stages``,
+    ``optimizer``, ``weight_decay``, ``dtype``) and of ``TrainSpec`` (``val_fraction``,
+    ``seed``, ``checkpoint_every``). So these two calls are the same::
+
+        train_emulator(x, y, parameters=names, kind="pca", n_components=32, log10=True,
+                       hidden=(256, 256, 256), seed=0)
+        train_emulator(x, y, TrainSpec(EmulatorSpec(kind="pca", n_components=32, log10=True,
+                       hidden=(256, 256, 256))), parameters=names)
+
     Args:
         params: inputs, shape ``(n_samples, n_params)`` in ``parameters`` order.
-        outputs: targets in physical units, shape ``(n_samples, n_modes)``.
+        outputs: targets in physical units, shape ``(n_samples, n_modes)``, or
+            ``(n_samples, *output_shape)`` with several axes (e.g. ``(n, n_z, n_k)``).
+        spec: the settings (default: ``TrainSpec()``).
         parameters: input names.
-        modes: labels of the outputs (ell, k, names); default ``0..n_modes-1``.
-        mode_label: what the modes are (``"ell"``, ``"k [1/Mpc]"``, ``"name"``).
+        modes: labels of a single output axis (ell, k, names); default ``0..n_modes-1``.
+        mode_label: name of that axis (``"ell"``, ``"k"``, ``"name"``).
+        axes: labels of every output axis instead: ``{name: values}`` in order, or a sequence
+            of :class:`~cosmoemu.emulator.Axis` (with units), e.g.
+            ``[Axis("z", z), Axis("k", k, "1/Mpc")]``.
+        quantity: what is emulated (recorded; ``cosmoemu validate`` reads it), e.g. the data
+            store's product name ``"pk_nonlin"``.
+        units: units of the outputs, e.g. ``"Mpc^3"`` (recorded).
         box: training box ``{name: (low, high)}``; default: the range of ``params``.
-        kind: ``"dense"`` (the network outputs every mode) or ``"pca"``.
-        n_components: PCA components (``kind="pca"``), or
-        pca_tol: the fewest components whose max reconstruction error on the training rows is
-            below this, in feature units (standard deviations, or those of ``feature_scale``).
-        log10: emulate ``log10(outputs)`` (outputs must be positive).
-        factor: a known factor of the parameters to divide out before anything else,
-            ``{"linear": {name: a}, "log": {name: b}, "const": c}`` (see
-            :class:`~cosmoemu.emulator.ParamFactor`), or a ``ParamFactor``.
-        feature_scale: ``"std"`` (standardise each mode) or an array ``(n_modes,)`` of scales
-            (e.g. the error model's sigma in the emulated space, so PCA spends components where
-            the data is precise).
-        hidden: hidden-layer widths.
-        activation: ``"alsing"`` (trainable, Alsing et al. 2020), ``"tanh"``, ``"silu"``,
-            ``"gelu"`` or ``"relu"``.
-        input_degree: feed the network the monomials of degree 1..d of the standardised
-            inputs (1: the inputs themselves). With ``hidden=()`` the emulator is a polynomial.
-        solver: ``"adam"`` (the staged schedule), or ``"lstsq"``: the exact least-squares fit
-            of a network without hidden layers (``hidden=()``, ``loss="mse"``), in float64;
-            ``stages`` are then unused and the validation split only measures the fit.
-        region: an ellipsoid of validity ``{"center", "covariance", "radius"}`` saved with the
-            model (inputs outside it count as outside the box), for emulators trained on a
-            posterior region; see :attr:`Emulator.region`.
-        loss: ``"mse"`` on the network's standardised targets, or ``"weighted"``: mean of
-            ``((prediction - outputs) / sigma)**2`` in physical units.
-        sigma: per-mode error model for ``loss="weighted"``: ``(n_modes,)`` or
-            ``(n_samples, n_modes)`` (e.g. cosmic variance of each training spectrum).
-        stages: the schedule, :class:`Stage` objects or dicts with the same fields.
-        optimizer: ``"adam"`` or ``"adamw"`` (with ``weight_decay``).
-        weight_decay: AdamW decoupled weight decay.
-        val_fraction: fraction of rows drawn (from ``seed``) for validation, or
-        val_indices: explicit validation rows.
-        seed: seeds the split, the initial weights and the batch order; recorded.
-        dtype: ``"float32"`` or ``"float64"`` (training precision).
+        sigma: error model for ``loss="weighted"``: ``output_shape`` or
+            ``(n_samples, *output_shape)`` (e.g. cosmic variance of each training spectrum).
+        val_indices: explicit validation rows (instead of ``val_fraction``).
         init: continue from this emulator (same transforms, its weights as the start).
         checkpoint: file stem for checkpoints; if it exists and matches this run, training
             resumes from it.
-        checkpoint_every: epochs between checkpoints.
         progress: show a tqdm bar with epoch, loss and validation loss.
         callback: called after every epoch (and checkpoint) with a dict: ``stage``, ``epoch``,
-            ``train_loss``, ``val_loss``, ``best_val_loss``; raising from it stops training.
+            ``train_loss``, ``val_loss``, ``best_val_loss``, ``network`` (the weights after
+            that epoch); raising from it stops training.
         provenance: extra JSON-able record saved with the model (data source, command...).
+        **settings: fields of the spec, by name (see above).
 
     Returns:
         :class:`TrainResult` with the emulator at its best validation loss.
 
     Raises:
-        ValueError: inconsistent shapes, NaN in the data, unknown names or settings.
+        ValueError: inconsistent shapes, NaN in the data, unknown names or settings
+            (:class:`~cosmoemu.emulator.SpecError` naming the setting).
+        TypeError: an unknown keyword.
         TrainingError: the loss became NaN or infinite.
     """
-    from .._config import check_choice
-
-    check_choice(kind, KINDS, "kind")
-    check_choice(loss, LOSSES, "loss")
-    check_choice(optimizer, ("adam", "adamw"), "optimizer")
-    check_choice(dtype, ("float32", "float64"), "dtype")
-    check_choice(solver, ("adam", "lstsq"), "solver")
-    hidden = tuple(hidden)
-    if solver == "lstsq" and (hidden or loss != "mse" or init is not None):
+    spec = (spec or TrainSpec()).replace(**settings) if settings else (spec or TrainSpec())
+    emu_spec, phase = spec.emulator, spec.phase
+    for name, value in (("feature_scale", emu_spec.feature_scale), ("region", emu_spec.region)):
+        if isinstance(value, str) and value in ("error_model", "design"):
+            raise ValueError(f"{name}={value!r} is resolved by `cosmoemu train` from its config; "
+                             "pass the array (or mapping) itself")
+    if phase.solver == "lstsq" and init is not None:
         raise ValueError("solver='lstsq' fits a network without hidden layers (hidden=()) to "
-                         f"the MSE loss from scratch; got hidden={hidden}, loss={loss!r}"
-                         + (", init=..." if init is not None else ""))
+                         "the MSE loss from scratch; got init=...")
     x = np.asarray(params, np.float64)
     y = np.asarray(outputs, np.float64)
     parameters = tuple(parameters)
@@ -309,73 +315,59 @@ def train_emulator(
             f"params must be (n_samples, {len(parameters)}) for parameters {parameters}, "
             f"got shape {x.shape}"
         )
-    if y.ndim != 2 or y.shape[0] != x.shape[0]:
-        raise ValueError(f"outputs must be (n_samples={x.shape[0]}, n_modes), got {y.shape}")
+    if y.ndim < 2 or y.shape[0] != x.shape[0]:
+        raise ValueError(f"outputs must be (n_samples={x.shape[0]}, n_modes) or (n_samples, "
+                         f"*output_shape), got {y.shape}")
     _check_finite("params", x)
     _check_finite("outputs", y)
-    n, m = y.shape
-    if init is None and kind == "pca" and n_components is None and pca_tol is None:
-        raise ValueError("kind='pca' needs n_components or pca_tol")
-    if loss == "weighted":
+    n, shape = y.shape[0], tuple(y.shape[1:])
+    out_axes = _output_axes(y, modes, mode_label, axes)
+    y = y.reshape(n, -1)  # C order: the last axis fastest, as predict reshapes
+    m = y.shape[1]
+    if not isinstance(emu_spec.feature_scale, str):
+        emu_spec = dataclasses.replace(
+            emu_spec, feature_scale=_flat("feature_scale", emu_spec.feature_scale, n, shape))
+    if phase.loss == "weighted":
         if sigma is None:
             raise ValueError("loss='weighted' needs sigma, the per-mode error model")
-        sigma = np.asarray(sigma, np.float64)
-        if sigma.shape not in ((m,), (n, m)):
-            raise ValueError(f"sigma must be ({m},) or ({n}, {m}), got {sigma.shape}")
+        sigma = _flat("sigma", sigma, n, shape)
         _check_finite("sigma", sigma)
         if np.any(sigma <= 0):
             raise ValueError("sigma must be > 0 everywhere")
-    if isinstance(factor, Mapping):
-        factor = ParamFactor.from_names(
-            parameters, factor.get("linear"), factor.get("log"), factor.get("const", 0.0)
-        )
-    stages = tuple(s if isinstance(s, Stage) else Stage(**dict(s)) for s in stages)
-    if not stages:
-        raise ValueError("stages must hold at least one stage")
     if box is None:
         box = {p: (float(x[:, i].min()), float(x[:, i].max())) for i, p in enumerate(parameters)}
-    modes = np.arange(m) if modes is None else np.asarray(modes)
-    if modes.shape != (m,):
-        raise ValueError(f"modes must have {m} entries (one per output), got {modes.shape}")
 
-    train_idx, val_idx = _split(n, val_fraction, seed, val_indices)
+    train_idx, val_idx = _split(n, spec.val_fraction, spec.seed, val_indices)
     info: dict[str, Any] = {}
+    kind = emu_spec.kind
     if init is not None:
-        if init.parameters != parameters or init.n_modes != m:
-            raise ValueError("init emulator has different parameters or number of modes")
+        if init.parameters != parameters or init.output_shape != shape:
+            raise ValueError(f"init emulator has parameters {init.parameters} and outputs "
+                             f"{init.output_shape}; these data have {parameters} and {shape}")
         input_tf, chain, kind = init.input_transform, init.output_transforms, init.kind
         info = {k: v for k, v in init.metadata.items() if k == "pca"}
+        if quantity is None and init.quantity is not None:
+            quantity, units = init.quantity, init.units
     else:
-        input_tf, chain, info = _fit_transforms(
-            x[train_idx],
-            y[train_idx],
-            parameters,
-            kind,
-            log10,
-            factor,
-            feature_scale,
-            n_components,
-            pca_tol,
-        )
+        input_tf, chain, info = _fit_transforms(x[train_idx], y[train_idx], parameters, emu_spec)
+    dtype = phase.dtype
     np_dtype = np.float64 if dtype == "float64" else np.float32
+    loss = phase.loss
 
     precision = jax.enable_x64(True) if dtype == "float64" else contextlib.nullcontext()
     with precision:
-        key = jax.random.PRNGKey(seed)
+        key = jax.random.PRNGKey(spec.seed)
         if init is not None:
             net = init.network
         else:
             # decode order for PCA: (coefficient standardisation, PCA, ...)
             n_out = chain[1].n_components if kind == "pca" else m
-            net = init_mlp(key, (len(parameters), *hidden, n_out), activation, np_dtype,
-                           input_degree)
+            net = init_mlp(key, (len(parameters), *emu_spec.hidden, n_out), emu_spec.activation,
+                           np_dtype, emu_spec.input_degree)
         net = jax.tree_util.tree_map(lambda a: jnp.asarray(a, np_dtype), net)
         frozen = jax.tree_util.tree_map(lambda a: jnp.asarray(a, np_dtype), (input_tf, chain))
 
-        if loss == "mse":
-            targets = encode_chain(chain, y, x)
-        else:
-            targets = y
+        targets = encode_chain(chain, y, x) if loss == "mse" else y
         if loss == "weighted":
             s_all = sigma
         elif kind == "pca":
@@ -395,67 +387,62 @@ def train_emulator(
         st = rows(s_all, train_idx) if per_sample_sigma else jnp.asarray(s_all, np_dtype)
         sv = rows(s_all, val_idx) if per_sample_sigma else jnp.asarray(s_all, np_dtype)
 
-        loss_fn = _loss_fn(loss)
-        opt = make_optimizer(optimizer, weight_decay)
-        settings = {
+        loss_fn = LOSS_FUNCTIONS[loss]
+        settings_rec = {
+            **spec.record(),
             "kind": kind,
             "hidden": list(net.sizes[1:-1]),
             "activation": net.activation,
             "input_degree": net.input_degree,
-            "solver": solver,
-            "loss": loss,
-            "stages": [asdict(s) for s in stages],
-            "optimizer": optimizer,
-            "weight_decay": weight_decay,
-            "seed": seed,
-            "dtype": dtype,
-            "log10": log10,
             "n_train": int(train_idx.size),
             "n_val": int(val_idx.size),
         }
-        fp = _fingerprint(x, y, train_idx, json.dumps(settings, sort_keys=True))
-        if solver == "lstsq":
+        fp = _fingerprint(x, y, train_idx, json.dumps(settings_rec, sort_keys=True))
+        if phase.solver == "lstsq":
             final_net = _lstsq_fit(net, input_tf, x[train_idx], targets[train_idx], np_dtype)
             final_j = jax.tree_util.tree_map(jnp.asarray, final_net)
             best_val = float(_jitted(loss_fn)(final_j, frozen, xv, tv, sv))
             train_loss = float(_jitted(loss_fn)(final_j, frozen, xt, tt, st))
             history = {"train_loss": [train_loss], "val_loss": [best_val], "stage": [0],
                        "learning_rate": [0.0]}
-            settings["stages"] = []
         else:
-            state = LoopState(net, opt.init(net), net,
-                              float(_jitted(loss_fn)(net, frozen, xv, tv, sv)))
+            val0 = float(_jitted(loss_fn)(net, frozen, xv, tv, sv))
+            state = LoopState(FitState.start(net, None, best_loss=val0))
             ckpt = Path(checkpoint) if checkpoint is not None else None
-            if ckpt is not None and state.restore(ckpt, fp):
+            # every stage's optimiser state has the same structure (a schedule each)
+            template = make_optimizer(phase.optimizer, phase.weight_decay, phase.stages[0],
+                                      1).init(net)
+            if ckpt is not None and state.restore(ckpt, fp, template):
                 log.info("resuming from checkpoint %s at stage %d epoch %d", ckpt, state.stage,
-                         state.epoch)
+                         state.fit.epoch)
             state = run_stages(
                 state,
-                stages,
+                phase.stages,
                 loss_fn,
-                opt,
+                phase.optimizer,
+                phase.weight_decay,
                 frozen,
                 (xt, tt, st),
                 (xv, tv, sv),
                 key,
                 checkpoint=ckpt,
                 fingerprint=fp,
-                checkpoint_every=checkpoint_every,
+                checkpoint_every=spec.checkpoint_every,
                 progress=progress,
                 callback=callback,
             )
-            final_net = jax.tree_util.tree_map(np.asarray, state.best_net)
-            history, best_val = state.history, state.best_val
+            final_net = jax.tree_util.tree_map(np.asarray, state.fit.best_params)
+            history, best_val = state.fit.history, state.fit.best_loss
 
-    n_stages = 0 if solver == "lstsq" else len(stages)
+    n_stages = 0 if phase.solver == "lstsq" else len(phase.stages)
     epochs_per_stage = [int(sum(1 for s in history["stage"] if s == i)) for i in range(n_stages)]
     training = {
-        **settings,
+        **settings_rec,
         "epochs_per_stage": epochs_per_stage,
         "best_val_loss": float(best_val),
         "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "versions": _versions(),
-        "val_split_seed": [seed, 1] if val_indices is None else "explicit",
+        "val_split_seed": [spec.seed, 1] if val_indices is None else "explicit",
         **({"provenance": dict(provenance)} if provenance else {}),
     }
     emu = make_emulator(
@@ -464,11 +451,14 @@ def train_emulator(
         chain,
         parameters,
         box,
-        modes,
+        None,
         kind,
-        mode_label=mode_label,
+        axes=out_axes,
+        quantity=None if quantity is None else {"name": quantity, "units": units},
         metadata={"training": training, **info},
-        region=region,
+        region=emu_spec.region,
     )
     hist = {k: np.asarray(v) for k, v in history.items()}
-    return TrainResult(emu, hist, train_idx, val_idx, summary={"best_val_loss": float(best_val)})
+    return TrainResult(emu, hist, train_idx, val_idx, summary={"best_val_loss": float(best_val)},
+                       spec=spec)
+

@@ -1,32 +1,52 @@
 """``cosmoemu train CONFIG.yaml``: train an emulator from a data store, as a config says.
 
 A config has five sections (``data``, ``emulator``, ``error_model``, ``training``, ``output``);
-see ``examples/train_*.yaml``. Every field is checked before any work, and a wrong one is named
-in the error with the allowed values.
+see ``src/cosmoemu/pretrained/configs/*.yaml``. It is parsed once, before any work, into frozen
+dataclasses (:class:`TrainConfig`; the ``emulator`` and ``training`` sections become the
+:class:`~cosmoemu.emulator.TrainSpec` that :func:`~cosmoemu.train_emulator` takes, with the
+defaults stated there). A wrong field is named in the error with the allowed values.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
 import os
 import shlex
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .._config import check_choice, check_keys, get, load_yaml
+from .._config import check_keys, get, load_yaml
 from .._errors import ConfigError, unknown_name_message
-from ._error_models import cmb_sigma
+from ._error_models import BEAM_FWHM_ARCMIN, F_SKY, NOISE_UK_ARCMIN, cmb_sigma
 from ._io import save_emulator
-from ._loop import Stage
-from ._network import ACTIVATIONS
-from ._train import DEFAULT_STAGES, KINDS, LOSSES, TrainResult, train_emulator
+from ._spec import (
+    EmulatorSpec,
+    FinetuneSpec,
+    ModeWeight,
+    PhaseSpec,
+    SpecError,
+    TrainSpec,
+    _choice,
+)
+from ._train import TrainResult, train_emulator
 
-__all__ = ["TrainConfig", "parse_train_config", "train_from_config", "error_model_sigma"]
+__all__ = [
+    "DataSpec",
+    "ErrorModelSpec",
+    "OutputSpec",
+    "TrainConfig",
+    "parse_train_config",
+    "train_from_config",
+    "error_model_sigma",
+    "apply_mode_weights",
+]
 
 log = logging.getLogger(__name__)
 
@@ -34,23 +54,103 @@ SECTIONS = ("data", "emulator", "error_model", "training", "output")
 ERROR_MODELS = ("cmb", "relative", "absolute")
 
 
-@dataclass
-class TrainConfig:
-    """A parsed and checked training config (``raw`` is the YAML as read)."""
+@dataclass(frozen=True)
+class DataSpec:
+    """Which samples to train on (config section ``data``).
 
-    raw: dict[str, Any]
+    Attributes:
+        store: the data store directory.
+        quantity: the store's product to emulate (``tt``, ``derived``, ``pk_nonlin``...); it is
+            recorded in the model as its quantity.
+        outputs: keep only these entries of the last axis (by label), e.g. derived names.
+        design_rows: ``[start, stop)`` ranges of design rows to use (the rest is held out).
+        max_samples: use at most this many samples.
+        box: the emulator's box ``{name: (low, high)}``; default the store's design box.
+    """
+
     store: Path
     quantity: str
-    outputs: list[str] | None
-    design_rows: list[list[int]] | None
-    max_samples: int | None
-    box: dict[str, tuple[float, float]] | None
-    emulator: dict[str, Any]
-    error_model: dict[str, Any] | None
-    training: dict[str, Any]
-    output: Path
-    description: str
+    outputs: tuple[str, ...] | None = None
+    design_rows: tuple[tuple[int, int], ...] | None = None
+    max_samples: int | None = None
+    box: Mapping[str, tuple[float, float]] | None = None
+
+
+@dataclass(frozen=True)
+class ErrorModelSpec:
+    """The accuracy a spectrum needs (config section ``error_model``).
+
+    Attributes:
+        type: ``"cmb"`` (a survey's Gaussian error, :func:`~cosmoemu.emulator.cmb_sigma`),
+            ``"relative"`` (``value`` times |output|) or ``"absolute"`` (``value``).
+        spectrum: for ``cmb``: which spectrum (default: the quantity).
+        f_sky, noise_uk_arcmin, beam_fwhm_arcmin: the survey, for ``cmb``.
+        value: for ``relative``/``absolute``: one number, or one per entry of the last axis.
+    """
+
+    type: str
+    spectrum: str | None = None
+    f_sky: float = F_SKY
+    noise_uk_arcmin: float = NOISE_UK_ARCMIN
+    beam_fwhm_arcmin: float = BEAM_FWHM_ARCMIN
+    value: float | tuple[float, ...] | None = None
+
+    def __post_init__(self) -> None:
+        _choice(self.type, ERROR_MODELS, "type")
+        if self.type in ("relative", "absolute"):
+            if self.value is None:
+                raise SpecError("value", f"is required for type '{self.type}'")
+            if not np.all(np.asarray(self.value, float) > 0):
+                raise SpecError("value", f"must be > 0, got {self.value}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings that apply to this type (saved with the model)."""
+        keep = (("spectrum", "f_sky", "noise_uk_arcmin", "beam_fwhm_arcmin")
+                if self.type == "cmb" else ("value",))
+        d = {"type": self.type}
+        for k in keep:
+            v = getattr(self, k)
+            if v is not None:
+                d[k] = list(v) if isinstance(v, tuple) else v
+        return d
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """Where the model goes (config section ``output``)."""
+
+    path: Path
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A parsed and checked training config.
+
+    Attributes:
+        raw: the YAML as read (saved in the model's provenance).
+        base_dir: relative paths of the config are relative to this.
+        data: what to train on.
+        train: the emulator and the first optimisation phase (sections ``emulator`` and
+            ``training``).
+        error_model: the error model, or None.
+        finetune: a second phase (``training.finetune``), or None.
+        checkpoint: checkpoint stem (``training.checkpoint``), or None.
+        output: where the model goes.
+    """
+
+    raw: Mapping[str, Any]
     base_dir: Path
+    data: DataSpec
+    train: TrainSpec
+    error_model: ErrorModelSpec | None
+    finetune: FinetuneSpec | None
+    checkpoint: Path | None
+    output: OutputSpec
+
+    @property
+    def emulator(self) -> EmulatorSpec:
+        return self.train.emulator
 
 
 def _resolve(base: Path, value: str) -> Path:
@@ -58,19 +158,26 @@ def _resolve(base: Path, value: str) -> Path:
     return p if p.is_absolute() else base / p
 
 
-def parse_train_config(cfg: Mapping[str, Any], base_dir: str | os.PathLike = ".") -> TrainConfig:
-    """Check a training config; relative paths are relative to ``base_dir``.
+@contextlib.contextmanager
+def _section(where: str) -> Iterator[None]:
+    """Report a :class:`SpecError` raised while building a spec as the config field."""
+    try:
+        yield
+    except SpecError as err:
+        field = err.field
+        if field.startswith(("emulator.", "training.")):  # a cross-section check
+            raise ConfigError(field, err.message) from err
+        raise ConfigError(f"{where}.{field}" if field else where, err.message) from err
 
-    Raises:
-        ConfigError: naming the field, what arrived and what is allowed.
-    """
-    base = Path(base_dir)
-    check_keys(cfg, SECTIONS)
+
+def _given(cfg: Mapping[str, Any], types: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """The fields present in ``cfg``, type-checked (absent ones take the spec's default)."""
+    return {k: get(cfg, k, t, where=where) for k, t in types.items() if k in cfg}
+
+
+def _parse_data(cfg: Mapping[str, Any], base: Path) -> DataSpec:
     data = get(cfg, "data", dict)
     check_keys(data, ("store", "quantity", "outputs", "design_rows", "max_samples", "box"), "data")
-    store = _resolve(base, get(data, "store", str, where="data"))
-    quantity = get(data, "quantity", str, where="data")
-    outputs = get(data, "outputs", list, None, where="data")
     ranges = get(data, "design_rows", list, None, where="data")
     if ranges is not None:
         ok = all(
@@ -90,49 +197,59 @@ def parse_train_config(cfg: Mapping[str, Any], base_dir: str | os.PathLike = "."
     if n_max is not None and n_max < 10:
         raise ConfigError("data.max_samples", f"must be >= 10, got {n_max}")
     box = get(data, "box", dict, None, where="data")
-    if box is not None:
-        box = {str(k): tuple(float(x) for x in v) for k, v in box.items()}
-
-    emu = dict(get(cfg, "emulator", dict))
-    allowed = (
-        "kind",
-        "n_components",
-        "pca_tol",
-        "log10",
-        "factor",
-        "feature_scale",
-        "hidden",
-        "activation",
-        "mode_weights",
-        "input_degree",
-        "region",
+    outputs = get(data, "outputs", list, None, where="data")
+    return DataSpec(
+        store=_resolve(base, get(data, "store", str, where="data")),
+        quantity=get(data, "quantity", str, where="data"),
+        outputs=None if outputs is None else tuple(str(o) for o in outputs),
+        design_rows=None if ranges is None else tuple((int(a), int(b)) for a, b in ranges),
+        max_samples=n_max,
+        box=None if box is None else {str(k): tuple(float(x) for x in v)
+                                      for k, v in box.items()},
     )
-    check_keys(emu, allowed, "emulator")
-    emu.setdefault("kind", "dense")
-    check_choice(emu["kind"], KINDS, "emulator.kind")
-    if emu["kind"] == "pca" and ("n_components" in emu) == ("pca_tol" in emu):
-        raise ConfigError("emulator", "kind 'pca' needs exactly one of n_components or pca_tol")
-    check_choice(emu.get("activation", "alsing"), ACTIVATIONS, "emulator.activation")
-    fs = emu.get("feature_scale", "std")
-    check_choice(fs, ("std", "error_model"), "emulator.feature_scale")
-    hidden = get(emu, "hidden", list, [256, 256, 256, 256], where="emulator")
-    if not all(isinstance(h, int) and h > 0 for h in hidden):
-        raise ConfigError("emulator.hidden", f"must be a list of positive widths, got {hidden}")
-    degree = get(emu, "input_degree", int, 1, where="emulator")
-    if degree < 1:
-        raise ConfigError("emulator.input_degree", f"must be an integer >= 1, got {degree}")
-    region = emu.get("region")
-    if region is not None and region != "design":
-        if not isinstance(region, dict):
-            raise ConfigError("emulator.region", "must be 'design' (the store's one "
-                              "ellipsoid design) or a mapping {center, covariance, radius}, "
-                              f"got {region!r}")
-        check_keys(region, ("center", "covariance", "radius"), "emulator.region")
-    factor = get(emu, "factor", dict, None, where="emulator")
-    if factor is not None:
-        check_keys(factor, ("linear", "log", "const"), "emulator.factor")
 
-    for i, mw in enumerate(get(emu, "mode_weights", list, [], where="emulator")):
+
+_EMULATOR_TYPES = {
+    "kind": str, "n_components": int, "pca_tol": float, "log10": bool, "factor": dict,
+    "feature_scale": str, "mode_weights": list, "hidden": list, "activation": str,
+    "input_degree": int, "region": (str, dict),
+}
+_PHASE_TYPES = {"solver": str, "loss": str, "stages": list, "optimizer": str,
+                "weight_decay": float, "dtype": str}
+_RUN_TYPES = {"val_fraction": float, "seed": int, "checkpoint_every": int}
+
+
+def _parse_phase(cfg: Mapping[str, Any], where: str, cls: type[PhaseSpec],
+                 allowed: Sequence[str]) -> PhaseSpec:
+    kw = _given({k: v for k, v in cfg.items() if k in allowed}, _PHASE_TYPES, where)
+    for i, st in enumerate(kw.get("stages", ())):
+        if not isinstance(st, dict):
+            raise ConfigError(f"{where}.stages[{i}]", f"must be a mapping, got {st!r}")
+        check_keys(st, ("learning_rate", "batch_size", "max_epochs", "patience", "decay",
+                        "final"), f"{where}.stages[{i}]")
+    with _section(where):
+        return cls(**kw)
+
+
+def parse_train_config(cfg: Mapping[str, Any], base_dir: str | os.PathLike = ".") -> TrainConfig:
+    """Check a training config and parse it into a :class:`TrainConfig`; relative paths are
+    relative to ``base_dir``.
+
+    Raises:
+        ConfigError: naming the field, what arrived and what is allowed.
+    """
+    base = Path(base_dir)
+    check_keys(cfg, SECTIONS)
+    data = _parse_data(cfg, base)
+
+    emu_cfg = get(cfg, "emulator", dict)
+    check_keys(emu_cfg, tuple(_EMULATOR_TYPES), "emulator")
+    emu_kw = _given(emu_cfg, _EMULATOR_TYPES, "emulator")
+    if "factor" in emu_kw:
+        check_keys(emu_kw["factor"], ("linear", "log", "const"), "emulator.factor")
+    if isinstance(emu_kw.get("region"), dict):
+        check_keys(emu_kw["region"], ("center", "covariance", "radius"), "emulator.region")
+    for i, mw in enumerate(emu_kw.get("mode_weights", ())):
         where = f"emulator.mode_weights[{i}]"
         if not isinstance(mw, dict):
             raise ConfigError(
@@ -140,138 +257,99 @@ def parse_train_config(cfg: Mapping[str, Any], base_dir: str | os.PathLike = "."
             )
         check_keys(mw, ("modes", "weight"), where)
         rng = get(mw, "modes", list, where=where)
-        w = get(mw, "weight", float, where=where)
-        if len(rng) != 2 or not rng[0] <= rng[1] or not w > 0:
-            raise ConfigError(
-                where,
-                f"needs modes: [low, high] with low <= high and weight > 0, "
-                f"got modes={rng}, weight={w}",
-            )
+        get(mw, "weight", float, where=where)
+        if len(rng) != 2:
+            raise ConfigError(where, f"needs modes: [low, high], got modes={rng}")
+    with _section("emulator"):
+        emulator = EmulatorSpec(**emu_kw)
 
     em = get(cfg, "error_model", dict, None)
+    error_model = None
     if em is not None:
-        check_keys(
-            em,
-            ("type", "spectrum", "f_sky", "noise_uk_arcmin", "beam_fwhm_arcmin", "value"),
-            "error_model",
-        )
-        check_choice(get(em, "type", str, where="error_model"), ERROR_MODELS, "error_model.type")
-        if em["type"] in ("relative", "absolute"):
-            v = get(em, "value", (float, list), where="error_model")
-            if not np.all(np.asarray(v, float) > 0):
-                raise ConfigError("error_model.value", f"must be > 0, got {v}")
-    if fs == "error_model" and em is None:
+        check_keys(em, tuple(f.name for f in dataclasses.fields(ErrorModelSpec)), "error_model")
+        em_kw = _given(em, {"type": str, "spectrum": str, "f_sky": float,
+                            "noise_uk_arcmin": float, "beam_fwhm_arcmin": float,
+                            "value": (float, list)}, "error_model")
+        get(em, "type", str, where="error_model")  # required
+        if isinstance(em_kw.get("value"), list):
+            em_kw["value"] = tuple(float(v) for v in em_kw["value"])
+        with _section("error_model"):
+            error_model = ErrorModelSpec(**em_kw)
+    if emulator.feature_scale == "error_model" and error_model is None:
         raise ConfigError("emulator.feature_scale", "'error_model' needs an error_model section")
 
-    tr = dict(get(cfg, "training", dict, {}))
-    allowed = (
-        "loss",
-        "stages",
-        "optimizer",
-        "weight_decay",
-        "val_fraction",
-        "seed",
-        "dtype",
-        "checkpoint",
-        "checkpoint_every",
-        "finetune",
-        "solver",
-    )
-    check_keys(tr, allowed, "training")
-    check_choice(tr.get("solver", "adam"), ("adam", "lstsq"), "training.solver")
-    if tr.get("solver", "adam") == "lstsq":
-        if hidden:
-            raise ConfigError("emulator.hidden", "training.solver 'lstsq' fits a network "
-                              f"without hidden layers: set hidden: [], got {hidden}")
-        if tr.get("loss", "mse") != "mse" or "finetune" in tr:
-            raise ConfigError("training", "solver 'lstsq' fits the mse loss once: no other "
-                              "loss, no finetune")
-    elif not hidden:
+    tr = get(cfg, "training", dict, {})
+    check_keys(tr, (*_PHASE_TYPES, *_RUN_TYPES, "checkpoint", "finetune"), "training")
+    phase = _parse_phase(tr, "training", PhaseSpec, tuple(_PHASE_TYPES))
+    if phase.solver == "adam" and not emulator.hidden:
         raise ConfigError("emulator.hidden", "a network without hidden layers needs "
                           "training.solver: lstsq")
-    _check_phase(tr, "training", em)
-    tr["stages"] = _parse_stages(tr, "training") or list(DEFAULT_STAGES)
-    ft = get(tr, "finetune", dict, None, where="training")
-    if ft is not None:
-        ft = dict(ft)
-        check_keys(
-            ft, ("loss", "stages", "optimizer", "weight_decay", "dtype"), "training.finetune"
-        )
-        _check_phase(ft, "training.finetune", em)
-        ft["stages"] = _parse_stages(ft, "training.finetune")
-        if not ft["stages"]:
+    if phase.solver == "lstsq" and emulator.hidden:
+        raise ConfigError("emulator.hidden", "training.solver 'lstsq' fits a network "
+                          f"without hidden layers: set hidden: [], got {list(emulator.hidden)}")
+    ft_cfg = get(tr, "finetune", dict, None, where="training")
+    finetune = None
+    if ft_cfg is not None:
+        if phase.solver == "lstsq":
+            raise ConfigError("training", "solver 'lstsq' fits the mse loss once: no finetune")
+        allowed = ("loss", "stages", "optimizer", "weight_decay", "dtype")
+        check_keys(ft_cfg, allowed, "training.finetune")
+        if not ft_cfg.get("stages"):
             raise ConfigError("training.finetune.stages", "needs at least one stage")
-        tr["finetune"] = ft
-    if "checkpoint" in tr:
-        tr["checkpoint"] = _resolve(base, str(tr["checkpoint"]))
+        finetune = _parse_phase(ft_cfg, "training.finetune", FinetuneSpec, allowed)
+    for where, ph in (("training", phase), ("training.finetune", finetune)):
+        if ph is not None and ph.loss == "weighted" and error_model is None:
+            raise ConfigError(f"{where}.loss", "'weighted' needs an error_model section")
+    with _section("training"):
+        train = TrainSpec(emulator, phase, **_given(tr, _RUN_TYPES, "training"))
+    ckpt = tr.get("checkpoint")
 
     out = get(cfg, "output", dict)
     check_keys(out, ("path", "description"), "output")
     return TrainConfig(
         raw=dict(cfg),
-        store=store,
-        quantity=quantity,
-        outputs=outputs,
-        design_rows=ranges,
-        max_samples=n_max,
-        box=box,
-        emulator=emu,
-        error_model=em,
-        training=tr,
-        output=_resolve(base, get(out, "path", str, where="output")),
-        description=get(out, "description", str, "", where="output"),
         base_dir=base,
+        data=data,
+        train=train,
+        error_model=error_model,
+        finetune=finetune,
+        checkpoint=None if ckpt is None else _resolve(base, str(ckpt)),
+        output=OutputSpec(_resolve(base, get(out, "path", str, where="output")),
+                          **_given(out, {"description": str}, "output")),
     )
 
 
-def _check_phase(tr: Mapping[str, Any], where: str, em: Any) -> None:
-    check_choice(tr.get("loss", "mse"), LOSSES, f"{where}.loss")
-    if tr.get("loss") == "weighted" and em is None:
-        raise ConfigError(f"{where}.loss", "'weighted' needs an error_model section")
-    check_choice(tr.get("optimizer", "adam"), ("adam", "adamw"), f"{where}.optimizer")
-    check_choice(tr.get("dtype", "float32"), ("float32", "float64"), f"{where}.dtype")
-
-
-def _parse_stages(tr: Mapping[str, Any], where: str) -> list[Stage]:
-    stages = []
-    for i, st in enumerate(get(tr, "stages", list, [], where=where)):
-        field = f"{where}.stages[{i}]"
-        if not isinstance(st, dict):
-            raise ConfigError(field, f"must be a mapping, got {st!r}")
-        check_keys(
-            st, ("learning_rate", "batch_size", "max_epochs", "patience", "decay", "final"), field
-        )
-        kw = {k: (float(v) if k in ("learning_rate", "final") else v) for k, v in st.items()}
-        try:
-            stages.append(Stage(**kw))
-        except (TypeError, ValueError) as err:
-            raise ConfigError(field, str(err)) from err
-    return stages
-
-
 def error_model_sigma(
-    em: Mapping[str, Any], quantity: str, y: np.ndarray, modes: np.ndarray, load=None
+    em: ErrorModelSpec | Mapping[str, Any],
+    quantity: str,
+    y: np.ndarray,
+    modes: np.ndarray,
+    load=None,
 ) -> np.ndarray:
-    """Per-sample, per-mode sigma ``(n, n_modes)`` of an error model for outputs ``y``.
+    """Per-sample sigma ``y.shape`` of an error model for outputs ``y``.
 
     Args:
-        em: the ``error_model`` section (``type``: cmb, relative or absolute).
+        em: the error model (or the ``error_model`` section as a mapping).
         quantity: the emulated quantity (``tt``, ``te``, ...).
-        y: outputs ``(n, n_modes)``.
+        y: outputs ``(n, n_modes)`` (``(n, ..., n_last)`` for ``relative``/``absolute``).
         modes: ell values for ``cmb``.
         load: callable ``name -> (n, n_modes)`` for the other spectra ``te`` needs.
     """
-    kind = em["type"]
-    if kind == "relative":
-        return np.abs(y) * np.asarray(em["value"], float)
-    if kind == "absolute":
-        return np.broadcast_to(np.asarray(em["value"], float), y.shape).copy()
-    spectrum = em.get("spectrum", quantity)
+    if isinstance(em, Mapping):
+        em = ErrorModelSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in em.items()})
+    if em.type == "relative":
+        return np.abs(y) * np.asarray(em.value, float)
+    if em.type == "absolute":
+        return np.broadcast_to(np.asarray(em.value, float), y.shape).copy()
+    if y.ndim != 2:
+        raise ConfigError("error_model.type", f"'cmb' is for spectra (n, n_ell); '{quantity}' "
+                          f"has shape {y.shape[1:]} per sample: use relative or absolute")
+    spectrum = em.spectrum or quantity
     cls = {spectrum: y}
     if spectrum == "te":
         cls.update(tt=load("tt"), ee=load("ee"))
-    kw = {k: float(em[k]) for k in ("f_sky", "noise_uk_arcmin", "beam_fwhm_arcmin") if k in em}
-    return cmb_sigma(spectrum, modes, cls, **kw)
+    return cmb_sigma(spectrum, modes, cls, f_sky=em.f_sky, noise_uk_arcmin=em.noise_uk_arcmin,
+                     beam_fwhm_arcmin=em.beam_fwhm_arcmin)
 
 
 def train_from_config(
@@ -297,42 +375,35 @@ def train_from_config(
     else:
         raw, base = load_yaml(config), Path(config).resolve().parent
     cfg = parse_train_config(raw, base)
-    if store is not None:
-        cfg.store = Path(store)
-    ds = open_store(cfg.store)
-    if cfg.quantity not in ds.quantities:
-        raise ConfigError(
-            "data.quantity", unknown_name_message("quantity", cfg.quantity, ds.quantities)
-        )
+    data = cfg.data if store is None else dataclasses.replace(cfg.data, store=Path(store))
+    ds = open_store(data.store)
+    q = data.quantity
+    if q not in ds.quantities:
+        raise ConfigError("data.quantity", unknown_name_message("quantity", q, ds.quantities))
     rows = np.arange(len(ds))
-    if cfg.design_rows is not None:
+    if data.design_rows is not None:
         dr = ds.design_rows
         keep = np.zeros(len(ds), bool)
-        for lo, hi in cfg.design_rows:
+        for lo, hi in data.design_rows:
             keep |= (dr >= lo) & (dr < hi)
         rows = rows[keep]
-    if cfg.max_samples is not None:
-        rows = rows[: cfg.max_samples]
+    if data.max_samples is not None:
+        rows = rows[: data.max_samples]
     if rows.size < 10:
-        raise ConfigError("data", f"only {rows.size} samples selected from '{cfg.store}'")
+        raise ConfigError("data", f"only {rows.size} samples selected from '{data.store}'")
     x = ds.params(rows)
-    y = ds.load(cfg.quantity, rows)
-    modes = ds.modes(cfg.quantity)
-    mode_label = "ell" if cfg.quantity in ("tt", "te", "ee", "bb", "pp") else "name"
-    if y.ndim != 2:
-        raise ConfigError(
-            "data.quantity",
-            f"'{cfg.quantity}' is {y.ndim - 1}-D per sample; "
-            "emulate one redshift at a time or flatten it first",
-        )
-    if cfg.outputs is not None:
-        names = [str(m) for m in modes]
-        for o in cfg.outputs:
+    y = ds.load(q, rows)
+    axes = list(ds.axes(q))
+    if data.outputs is not None:
+        names = [str(m) for m in axes[-1][1]]
+        for o in data.outputs:
             if o not in names:
                 raise ConfigError("data.outputs", unknown_name_message("output", o, names))
-        cols = [names.index(o) for o in cfg.outputs]
-        y, modes = y[:, cols], np.asarray(cfg.outputs)
-    box = cfg.box
+        cols = [names.index(o) for o in data.outputs]
+        y = y[..., cols]
+        axes[-1] = (axes[-1][0], np.asarray(data.outputs), axes[-1][2])
+    modes = np.asarray(axes[-1][1])
+    box = data.box
     if box is None and ds.manifest is not None:
         p = ds.manifest["parameters"]
         box = {n: (lo, hi) for n, lo, hi in zip(p["names"], p["low"], p["high"], strict=True)}
@@ -346,90 +417,58 @@ def train_from_config(
     emu = cfg.emulator
     sigma = None
     if cfg.error_model is not None:
-        sigma = error_model_sigma(
-            cfg.error_model, cfg.quantity, y, modes, lambda q: ds.load(q, rows)
-        )
+        sigma = error_model_sigma(cfg.error_model, q, y, modes, lambda name: ds.load(name, rows))
     feature_scale: Any = "std"
-    if emu.get("feature_scale") == "error_model":
+    if emu.feature_scale == "error_model":
         feature_scale = _feature_scale_from_sigma(x, y, sigma, emu, ds.param_names)
-    if emu.get("mode_weights"):
-        feature_scale = apply_mode_weights(feature_scale, y, modes, emu["mode_weights"])
+    if emu.mode_weights:
+        feature_scale = apply_mode_weights(feature_scale, y, modes, emu.mode_weights)
         if sigma is not None:  # the weighted loss asks for the same emphasis
-            sigma = sigma * apply_mode_weights(np.ones(len(modes)), y, modes, emu["mode_weights"])
-    tr = cfg.training
+            sigma = sigma * apply_mode_weights(np.ones(y.shape[1:]), y, modes, emu.mode_weights)
+    spec = cfg.train.replace(feature_scale=feature_scale, region=_region(emu.region, ds))
     provenance = {
         "config": cfg.raw,
         "command": " ".join(shlex.quote(a) for a in sys.argv) if sys.argv else "",
-        "store": str(cfg.store),
-        "design_rows": cfg.design_rows,
+        "store": str(data.store),
+        "design_rows": None if data.design_rows is None else [list(r) for r in data.design_rows],
         "n_samples": int(rows.size),
     }
     common = {
         "parameters": ds.param_names,
-        "modes": modes,
-        "mode_label": mode_label,
+        "axes": [(name, values, units) for name, values, units in axes],
+        "quantity": q,
+        "units": ds.units(q),
         "box": box,
         "sigma": sigma,
-        "val_fraction": float(tr.get("val_fraction", 0.1)),
-        "seed": int(tr.get("seed", 0)),
         "progress": progress,
-        "checkpoint_every": int(tr.get("checkpoint_every", 25)),
     }
-    ckpt = tr.get("checkpoint")
-    result = train_emulator(
-        x,
-        y,
-        kind=emu["kind"],
-        n_components=emu.get("n_components"),
-        pca_tol=emu.get("pca_tol"),
-        log10=bool(emu.get("log10", False)),
-        factor=emu.get("factor"),
-        feature_scale=feature_scale,
-        hidden=tuple(emu.get("hidden", (256,) * 4)),
-        activation=emu.get("activation", "alsing"),
-        input_degree=int(emu.get("input_degree", 1)),
-        solver=tr.get("solver", "adam"),
-        region=_region(emu.get("region"), ds),
-        loss=tr.get("loss", "mse"),
-        stages=tr["stages"],
-        optimizer=tr.get("optimizer", "adam"),
-        weight_decay=float(tr.get("weight_decay", 1e-5)),
-        dtype=tr.get("dtype", "float32"),
-        checkpoint=ckpt,
-        provenance=provenance,
-        **common,
-    )
-    ft = tr.get("finetune")
-    if ft is not None:
+    result = train_emulator(x, y, spec, checkpoint=cfg.checkpoint, provenance=provenance,
+                            **common)
+    if cfg.finetune is not None:
         first_phase = result.emulator.metadata["training"]
         first_phase.pop("provenance", None)
         result = train_emulator(
             x,
             y,
+            dataclasses.replace(spec, phase=cfg.finetune),
             init=result.emulator,
-            loss=ft.get("loss", "weighted"),
-            stages=ft["stages"],
-            optimizer=ft.get("optimizer", "adam"),
-            weight_decay=float(ft.get("weight_decay", 1e-5)),
-            dtype=ft.get("dtype", "float32"),
-            checkpoint=None if ckpt is None else Path(f"{ckpt}_finetune"),
+            checkpoint=None if cfg.checkpoint is None else Path(f"{cfg.checkpoint}_finetune"),
             provenance={**provenance, "first_phase": first_phase},
             **common,
         )
     files = save_emulator(
         result.emulator,
-        cfg.output,
-        description=cfg.description,
-        quantity=cfg.quantity,
-        error_model=cfg.error_model,
+        cfg.output.path,
+        description=cfg.output.description,
+        error_model=None if cfg.error_model is None else cfg.error_model.to_dict(),
     )
     result.summary["files"] = [str(f) for f in files]
     return result
 
 
-def _region(value: Any, ds: Any) -> dict[str, Any] | None:
+def _region(value: Any, ds: Any) -> Mapping[str, Any] | None:
     """The emulator's validity ellipsoid from the config: explicit, or the store's design."""
-    if value is None or isinstance(value, dict):
+    if value is None or isinstance(value, Mapping):
         return value
     recipe = (ds.manifest or {}).get("design", {}).get("recipe", [])
     if len(recipe) != 1 or recipe[0].get("kind") != "ellipsoid" or "covariance" not in recipe[0]:
@@ -440,34 +479,51 @@ def _region(value: Any, ds: Any) -> dict[str, Any] | None:
 
 
 def apply_mode_weights(
-    feature_scale: str | np.ndarray, y: np.ndarray, modes: np.ndarray, weights: list[dict]
+    feature_scale: str | np.ndarray,
+    y: np.ndarray,
+    modes: np.ndarray,
+    weights: Sequence[ModeWeight | Mapping[str, Any]],
 ) -> np.ndarray:
-    """Divide the feature scale of modes in ``[low, high]`` by ``weight``.
+    """Divide the feature scale where the last axis lies in ``[low, high]`` by ``weight``.
 
-    A weight w > 1 asks for w times smaller errors there: those modes count w^2 times more in
+    A weight w > 1 asks for w times smaller errors there: those outputs count w^2 times more in
     the loss and PCA keeps more components for them. Use it where a max-over-modes metric is
     dominated by a few modes (e.g. the reionisation bump of C_ell^EE at ell < 30).
+
+    Args:
+        feature_scale: ``"std"`` (the standard deviation of each output over ``y``) or scales
+            of shape ``y.shape[1:]``.
+        y: outputs ``(n, ..., n_modes)``.
+        modes: labels of the last axis, ``(n_modes,)``.
+        weights: :class:`~cosmoemu.emulator.ModeWeight` or ``{modes: [low, high], weight}``.
+
+    Returns:
+        Scales of shape ``y.shape[1:]``.
     """
-    if isinstance(feature_scale, str):  # "std": standard deviation of each mode
+    if isinstance(feature_scale, str):  # "std": standard deviation of each output
         feature_scale = np.std(y, axis=0)
         feature_scale = np.where(feature_scale > 0, feature_scale, 1.0)
-    scale = np.array(feature_scale, np.float64)
+    scale = np.array(np.broadcast_to(feature_scale, y.shape[1:]), np.float64)
     labels = np.asarray(modes, np.float64)
     for mw in weights:
-        lo, hi = mw["modes"]
-        scale[(labels >= lo) & (labels <= hi)] /= float(mw["weight"])
+        if not isinstance(mw, ModeWeight):
+            mw = ModeWeight(float(mw["modes"][0]), float(mw["modes"][1]), float(mw["weight"]))
+        scale[..., (labels >= mw.low) & (labels <= mw.high)] /= mw.weight
     return scale
 
 
-def _feature_scale_from_sigma(x, y, sigma, emu, names) -> np.ndarray:
+def _feature_scale_from_sigma(x, y, sigma, emu: EmulatorSpec, names) -> np.ndarray:
     """Mean sigma in the emulated space (after the factor and log10): the PCA metric."""
     from ._transforms import ParamFactor
 
-    f = emu.get("factor")
-    z, s = y, sigma
+    f = emu.factor
+    z, s = y.reshape(len(y), -1), sigma.reshape(len(y), -1)
     if f is not None:
-        pf = ParamFactor.from_names(names, f.get("linear"), f.get("log"), f.get("const", 0.0))
-        z, s = pf.encode(y, x), pf.encode(sigma, x)
-    if emu.get("log10", False):
-        return np.mean(s / (np.abs(z) * np.log(10.0)), axis=0)
-    return np.mean(s, axis=0)
+        pf = (f if isinstance(f, ParamFactor) else
+              ParamFactor.from_names(names, f.get("linear"), f.get("log"), f.get("const", 0.0)))
+        z, s = pf.encode(z, x), pf.encode(s, x)
+    if emu.log10:
+        out = np.mean(s / (np.abs(z) * np.log(10.0)), axis=0)
+    else:
+        out = np.mean(s, axis=0)
+    return out.reshape(y.shape[1:])

@@ -1,11 +1,14 @@
 """Accuracy of emulators against held-out spectra: the numbers, the bands and the report.
 
-The metric is the one a survey cares about. For CMB spectra ``tt``, ``te`` and ``ee`` it is
-:math:`|C_\\ell^{emu} - C_\\ell^{true}| / \\sigma_\\ell` with the SO-like error model of
-:func:`~cosmoemu.emulator.cmb_sigma` (f_sky 0.4, 6 μK-arcmin, 1.4' beam); for ``pp`` and
-derived parameters it is the relative error. Per cosmology the figure of merit is the maximum
-over modes; the report gives its percentiles over cosmologies and, per mode, the 68/95/99 %
-bands.
+The quantity an emulator emulates is read from its manifest (recorded at training, see
+:attr:`Emulator.quantity <cosmoemu.emulator.Emulator.quantity>`), and the truth is the data
+store's product of that name. The metric is the one a survey cares about. For CMB spectra
+``tt``, ``te`` and ``ee`` it is :math:`|C_\\ell^{emu} - C_\\ell^{true}| / \\sigma_\\ell` with
+the SO-like error model of :func:`~cosmoemu.emulator.cmb_sigma` (f_sky 0.4, 6 μK-arcmin, 1.4'
+beam); for everything else (``pp``, derived parameters, P(k, z), a trace) it is the relative
+error. Per cosmology the figure of merit is the maximum over all outputs; the report gives its
+percentiles over cosmologies and the 68/95/99 % bands along the last output axis, for each index
+of the other axes (e.g. vs k for each z).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ._axes import Axis
 from ._emulator import Emulator
 from ._error_models import cmb_sigma
 
@@ -68,11 +72,12 @@ class AccuracyResult:
 
     Attributes:
         name: emulator name.
-        quantity: what it emulates (``tt``, ``pp``, ``derived``...).
+        quantity: what it emulates (``tt``, ``pp``, ``derived``, ``pk_nonlin``...).
         metric: ``"sigma"`` (|Δ|/σ_ℓ) or ``"relative"``.
-        modes: mode labels, ``(n_modes,)``.
-        errors: ``(n_samples, n_modes)`` in metric units.
+        modes: labels of the last output axis, ``(n_modes,)``.
+        errors: ``(n_samples, *output_shape)`` in metric units.
         params: ``(n_samples, n_params)``.
+        axes: the output axes (one for a spectrum; ``(z, k)`` for P(k, z)).
     """
 
     name: str
@@ -82,10 +87,12 @@ class AccuracyResult:
     errors: np.ndarray
     params: np.ndarray
     extra: dict[str, Any] = field(default_factory=dict)
+    axes: tuple[Axis, ...] = ()
 
     @property
     def max_per_sample(self) -> np.ndarray:
-        return self.errors.max(axis=1)
+        """The largest error over all outputs of each sample, ``(n_samples,)``."""
+        return self.errors.reshape(len(self.errors), -1).max(axis=1)
 
     def percentiles(self, rows: np.ndarray | None = None) -> dict[str, float]:
         mx = self.max_per_sample if rows is None else self.max_per_sample[rows]
@@ -94,11 +101,30 @@ class AccuracyResult:
         return {f"p{p}": float(np.percentile(mx, p)) for p in PERCENTILES}
 
     def bands(self) -> dict[int, np.ndarray]:
-        """Per-mode percentiles over samples: ``{68: (n_modes,), 95: ..., 99: ...}``."""
+        """Per-output percentiles over samples: ``{68: output_shape, 95: ..., 99: ...}``."""
         return {p: np.percentile(self.errors, p, axis=0) for p in (68, 95, 99)}
+
+    def leading(self) -> list[str]:
+        """A label for each index of the axes before the last (C order), e.g. ``"z = 0.5"``;
+        ``[""]`` for one output axis."""
+        if len(self.axes) < 2:
+            return [""]
+        lead = self.axes[:-1]
+        return [", ".join(f"{a.name} = {_fmt(a.values[i])}" for a, i in zip(lead, idx,
+                                                                            strict=True))
+                for idx in np.ndindex(*(len(a) for a in lead))]
+
+    def bands_per_leading(self) -> dict[int, np.ndarray]:
+        """The bands as ``(n_leading, n_modes)``: one row per index of the other axes."""
+        return {p: b.reshape(-1, b.shape[-1]) for p, b in self.bands().items()}
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:g}" if isinstance(v, (int, float)) else str(v)
 
 
 def _metric_of(quantity: str) -> str:
+    """|Δ|/σ_ℓ for the CMB spectra with a survey error model, else the relative error."""
     return "sigma" if quantity in CMB_METRIC else "relative"
 
 
@@ -110,49 +136,52 @@ def emulator_errors(
     cls_truth: Mapping[str, np.ndarray] | None = None,
     name: str = "",
 ) -> AccuracyResult:
-    """Errors of ``emu`` on ``params`` against ``truth`` ``(n, n_modes)``.
+    """Errors of ``emu`` on ``params`` against ``truth`` ``(n, *emu.output_shape)``.
 
     Args:
         emu: the emulator.
         params: ``(n, n_params)`` in ``emu.parameters`` order.
-        truth: ``(n, n_modes)`` true outputs.
+        truth: ``(n, *output_shape)`` true outputs.
         quantity: ``tt``/``te``/``ee`` (metric |Δ|/σ_ℓ), else the relative error.
         cls_truth: true ``tt``, ``te``, ``ee`` (raw C_ell) for σ_ℓ; ``te`` needs all three.
     """
     pred = emu.predict_numpy(params)
-    if _metric_of(quantity) == "sigma":
+    if pred.shape != truth.shape:
+        raise ValueError(f"{name or quantity}: predictions {pred.shape} and truth "
+                         f"{truth.shape} differ in shape")
+    if _metric_of(quantity) == "sigma" and len(emu.output_shape) == 1:
         cls = dict(cls_truth or {})
         cls.setdefault(quantity, truth)
         sigma = cmb_sigma(quantity, np.asarray(emu.modes, float), cls)
         err = np.abs(pred - truth) / sigma
+        metric = "sigma"
     else:
         err = np.abs(pred / truth - 1.0)
+        metric = "relative"
     return AccuracyResult(
-        name or quantity, quantity, _metric_of(quantity), emu.modes, err, np.asarray(params)
+        name or quantity, quantity, metric, emu.modes, err, np.asarray(params), axes=emu.axes
     )
 
 
-def _plot(result: AccuracyResult, path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 3.6))
-    b = result.bands()
-    if result.quantity == "derived" or result.modes.dtype.kind in "US":
-        x = np.arange(len(result.modes))
+def _panel(ax, result: AccuracyResult, bands: Mapping[int, np.ndarray], title: str) -> None:
+    labels = result.modes
+    if labels.dtype.kind in "US":
+        x = np.arange(len(labels))
         for p, c in zip((99, 95, 68), ("C3", "C1", "C0"), strict=True):
-            ax.bar(x, b[p], color=c, label=f"{p}%")
-        ax.set_xticks(x, [str(m) for m in result.modes], rotation=30)
+            ax.bar(x, bands[p], color=c, label=f"{p}%")
+        ax.set_xticks(x, [str(m) for m in labels], rotation=30)
         ax.set_yscale("log")
     else:
-        ell = result.modes
         for p, c in zip((99, 95, 68), ("C3", "C1", "C0"), strict=True):
-            ax.fill_between(ell, 0, b[p], color=c, alpha=0.85, lw=0, label=f"{p}% of cosmologies")
-        ax.set_xscale("log")
-        ax.set_xlabel(r"$\ell$")
-        ax.set_xlim(ell.min(), ell.max())
+            ax.fill_between(labels, 0, bands[p], color=c, alpha=0.85, lw=0,
+                            label=f"{p}% of cosmologies")
+        if labels.min() > 0 and labels.max() / labels.min() > 10:
+            ax.set_xscale("log")
+        axis = result.axes[-1] if result.axes else None
+        name = axis.name if axis else "mode"
+        ax.set_xlabel(r"$\ell$" if name == "ell" else
+                      f"{name} [{axis.units}]" if axis and axis.units else name)
+        ax.set_xlim(labels.min(), labels.max())
         ax.set_ylim(0, None)
     if result.metric == "sigma":
         ax.set_ylabel(r"$|\Delta C_\ell| / \sigma_\ell$")
@@ -160,11 +189,62 @@ def _plot(result: AccuracyResult, path: Path, title: str) -> None:
             ax.axhline(t, color="k", ls=ls, lw=0.8)
     else:
         ax.set_ylabel("relative error")
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8, loc="upper left")
+    ax.set_title(title, fontsize=9)
+
+
+MAX_PANELS = 12
+
+
+def _plot(result: AccuracyResult, path: Path, title: str) -> None:
+    """One panel of bands along the last axis, or one per index of the other axes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    per = result.bands_per_leading()
+    leading = result.leading()
+    shown = np.unique(np.linspace(0, len(leading) - 1, min(len(leading), MAX_PANELS))
+                      .round().astype(int))
+    ncol = min(3, len(shown))
+    nrow = -(-len(shown) // ncol)
+    fig, axs = plt.subplots(nrow, ncol, figsize=(7 if ncol == 1 else 4 * ncol, 3.6 * nrow),
+                            squeeze=False)
+    for ax, i in zip(axs.flat, shown, strict=False):
+        _panel(ax, result, {p: b[i] for p, b in per.items()}, leading[i] or title)
+    for ax in list(axs.flat)[len(shown):]:
+        ax.set_visible(False)
+    axs.flat[0].legend(fontsize=8, loc="upper left")
+    if len(leading) > 1:
+        extra = f" ({len(shown)} of {len(leading)} shown)" if len(shown) < len(leading) else ""
+        fig.suptitle(title + extra, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _select(store_axes: Sequence[tuple[str, np.ndarray, str]], emu: Emulator,
+            name: str) -> tuple[np.ndarray, ...]:
+    """Indices into the store's axes of the emulator's labels (same grid, or a sub-grid)."""
+    if len(store_axes) != len(emu.axes):
+        raise ValueError(f"'{name}' has outputs ({', '.join(a.name for a in emu.axes)}) but the "
+                         f"store's has ({', '.join(a[0] for a in store_axes)})")
+    out = []
+    for (sname, values, _), a in zip(store_axes, emu.axes, strict=True):
+        have = [str(v) for v in np.asarray(values)] if a.array.dtype.kind in "US" else None
+        idx = []
+        for v in a.values:
+            if have is not None:
+                hit = [have.index(str(v))] if str(v) in have else []
+            else:
+                hit = np.flatnonzero(np.isclose(np.asarray(values, float), float(v),
+                                                rtol=1e-9, atol=0))
+            if len(hit) == 0:
+                raise ValueError(f"'{name}' has {a.name} = {v!r}, which the store's axis "
+                                 f"'{sname}' lacks")
+            idx.append(int(hit[0]))
+        out.append(np.asarray(idx))
+    return tuple(out)
 
 
 def _timing(emu: Emulator) -> dict[str, float]:
@@ -195,6 +275,7 @@ def validate_emulators(
     label: str | None = None,
     planck_sigma: float = 5.0,
     timing: bool = True,
+    quantity: str | None = None,
 ) -> tuple[Path, list[AccuracyResult]]:
     """Accuracy report of emulators against a data store: markdown page + one PNG each.
 
@@ -205,9 +286,15 @@ def validate_emulators(
         label: report name (default: the store's directory name).
         planck_sigma: also report the subset within this many sigma of Planck 2018.
         timing: measure prediction time (batch 1 and 10^4).
+        quantity: the store's product to compare with, for models that do not record their
+            quantity (saved by hand without one); a recorded quantity must agree with it.
 
     Returns:
         The markdown path and the per-emulator results.
+
+    Raises:
+        ValueError: an emulator records no quantity (and ``quantity`` is not given), or the
+            store lacks it, or its axes do not hold the emulator's labels.
     """
     from ..data import open_store
     from ._registry import load_emulator
@@ -230,11 +317,19 @@ def validate_emulators(
     for e in emulators:
         emu = load_emulator(e)
         name = Path(str(e)).name
-        tokens = [t for t in reversed(name.split("_")) if t in store.quantities]
-        quantity = emu.metadata.get("quantity") or (tokens[0] if tokens else "?")
-        if quantity not in store.quantities:
+        q = emu.quantity
+        if q is None and quantity is None:
             raise ValueError(
-                f"emulator '{e}' emulates '{quantity}', which '{data}' does not "
+                f"emulator '{e}' does not record what it emulates: re-save it with "
+                "save_emulator(emu, path, quantity=NAME) (or train it with quantity=NAME), or "
+                f"pass --quantity (one of {', '.join(store.quantities)})"
+            )
+        if q is not None and quantity is not None and q != quantity:
+            raise ValueError(f"emulator '{e}' emulates '{q}', not '{quantity}'")
+        q = q or quantity
+        if q not in store.quantities:
+            raise ValueError(
+                f"emulator '{e}' emulates '{q}', which '{data}' does not "
                 f"hold (it has {', '.join(store.quantities)})"
             )
         cols = [store.param_names.index(p) for p in emu.parameters]
@@ -251,12 +346,11 @@ def validate_emulators(
                 len(inside),
                 name,
             )
-        truth = load(quantity)
-        if quantity == "derived":
-            names = [str(m) for m in store.modes("derived")]
-            truth = truth[:, [names.index(str(m)) for m in emu.modes]]
-        cls = {q: load(q)[inside] for q in CMB_METRIC if q in store.quantities}
-        res = emulator_errors(emu, x[inside], truth[inside], quantity, cls, name)
+        idx = np.ix_(*_select(store.axes(q), emu, name))
+        truth = load(q)[inside][(slice(None), *idx)]
+        cls = {c: load(c)[inside][(slice(None), *idx)] for c in CMB_METRIC
+               if c in store.quantities and len(emu.output_shape) == 1}
+        res = emulator_errors(emu, x[inside], truth, q, cls, name)
         results.append(res)
         planck = (
             in_planck_region(x[inside], emu.parameters, planck_sigma)
@@ -266,7 +360,7 @@ def validate_emulators(
         png = out / f"{label}_{name}.png"
         _plot(res, png, f"{name} on {label} ({len(res.params)} cosmologies)")
         unit = "σ_ℓ" if res.metric == "sigma" else "relative"
-        lines.append(f"## {name} ({quantity}, error in {unit})\n")
+        lines.append(f"## {name} ({q}, error in {unit})\n")
         lines.append(f"![{name}]({png.name})\n")
         lines.append("| cosmologies | n | median | 68 % | 95 % | 99 % | max |")
         lines.append("|---|---|---|---|---|---|---|")
@@ -277,11 +371,23 @@ def validate_emulators(
                 vals = " | ".join(f"{pc[k]:.3g}" for k in ("p50", "p68", "p95", "p99", "p100"))
                 lines.append(f"| {what} | {n} | {vals} |")
         lines.append(
-            "\n(per cosmology: the maximum error over all modes; percentiles over cosmologies)\n"
+            "\n(per cosmology: the maximum error over all outputs; percentiles over "
+            "cosmologies)\n"
         )
-        if quantity == "derived":
+        if len(emu.output_shape) > 1:
+            last = emu.axes[-1].name
+            per = res.bands_per_leading()
+            lines.append(f"Bands along {last} for each {', '.join(a.name for a in emu.axes[:-1])}"
+                         f" (the largest over {last} of each percentile over cosmologies):\n")
+            lines.append(f"| {' , '.join(a.name for a in emu.axes[:-1])} | 68 % | 95 % | 99 % |")
+            lines.append("|---|---|---|---|")
+            for i, lab in enumerate(res.leading()):
+                lines.append(f"| {lab} | " + " | ".join(f"{per[p][i].max():.3g}"
+                                                       for p in (68, 95, 99)) + " |")
+            lines.append("")
+        elif res.modes.dtype.kind in "US":
             p99 = np.percentile(res.errors, 99, axis=0)
-            lines.append("| output | 99 % relative error |\n|---|---|")
+            lines.append(f"| output | 99 % {unit} error |\n|---|---|")
             lines += [f"| {m} | {v:.2e} |" for m, v in zip(res.modes, p99, strict=True)]
             lines.append("")
         if timing:

@@ -2,7 +2,8 @@ r"""Fitting a flow to posterior samples: whitening, maximum likelihood, early st
 
 Training runs in jitted rounds of ``_ROUND`` Adam steps (one ``lax.scan`` each); an epoch is
 the whole number of rounds nearest to one pass over the data. The validation loss after each
-epoch drives early stopping, and the parameters of the best epoch are kept.
+epoch drives early stopping (:func:`cosmoemu._fitting.fit`, the loop emulator training uses
+too), and the parameters of the best epoch are kept.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from tqdm.auto import tqdm
 
+from .._fitting import EarlyStopping, FitState, fit
 from ._flows import FlowConfig, _log_q, init_flow, log_density, param_dtype
 from ._whiten import Whitening, fit_whitening
 
@@ -186,12 +187,8 @@ def fit_flow(
     x_val = x[:n_val]
     params, static = init_flow(config, samples.shape[1], seed)
     x_train = _padded(x[n_val:], param_dtype(params))
-    opt_state = _optimizer(config.learning_rate).init(params)
-    best = (np.inf, params, 0)
-    train_hist: list[float] = []
-    val_hist: list[float] = []
-    bar = tqdm(range(config.max_epochs), desc="flow", disable=not progress, leave=False)
-    for epoch in bar:
+
+    def run_epoch(params, opt_state):
         need = rounds * _ROUND * batch_size
         order = np.concatenate(
             [rng.permutation(n_train) for _ in range(-(-need // n_train))]
@@ -202,31 +199,34 @@ def fit_flow(
                 params, static, opt_state, x_train, order[r], config.learning_rate
             )
             losses.append(loss)
-        train_hist.append(float(np.mean(losses)))
-        val_hist.append(-float(np.mean(log_density(params, static, x_val))))
-        bar.set_postfix(train=f"{train_hist[-1]:.4f}", val=f"{val_hist[-1]:.4f}")
-        if not np.isfinite(val_hist[-1]):
-            logger.warning("flow training: non-finite validation loss at epoch %d; stopping", epoch)
-            break
-        if val_hist[-1] < best[0] - 1e-4:
-            best = (val_hist[-1], params, epoch)
-        elif epoch - best[2] >= config.patience:
-            break
-    bar.close()
-    if not np.isfinite(best[0]):
+        return params, opt_state, np.mean(losses)
+
+    def val_loss(params):
+        return -np.mean(log_density(params, static, x_val))
+
+    state = fit(
+        FitState.start(params, _optimizer(config.learning_rate).init(params)),
+        run_epoch,
+        val_loss,
+        EarlyStopping(config.max_epochs, config.patience, min_delta=1e-4, on_nonfinite="stop"),
+        progress=progress,
+        desc="flow",
+    )
+    if not np.isfinite(state.best_loss):
         raise ValueError("flow training failed: the validation loss was never finite")
+    best_epoch = max(state.best_epoch, 0)
     logger.info(
         "flow %s: %d epochs, best %d, validation NLL %.4f",
-        config.kind, len(val_hist), best[2], best[0],
+        config.kind, state.n_epochs, best_epoch, state.best_loss,
     )
     return FittedFlow(
         config=config,
         whitening=whitening,
-        params=best[1],
+        params=state.best_params,
         static=static,
-        train_loss=tuple(train_hist),
-        val_loss=tuple(val_hist),
-        best_epoch=best[2],
+        train_loss=tuple(state.history["train_loss"]),
+        val_loss=tuple(state.history["val_loss"]),
+        best_epoch=best_epoch,
         seed=seed,
         fit_seconds=time.perf_counter() - start,
     )
