@@ -1,5 +1,7 @@
 """Priors, posterior assembly, NUTS sampling, diagnostics, chain I/O, summaries and plots."""
 
+from ..cosmology import T_CMB
+from ..theory import EmulatorTheory, load_theory
 from ._chains import Chains, read_chains, to_getdist, write_chains
 from ._derived import DERIVED, latex_label
 from ._diagnostics import diagnose, effective_sample_size, ess_bulk, ess_tail, split_rhat
@@ -10,7 +12,6 @@ from ._posterior import Posterior
 from ._priors import Normal, Prior, Uniform, prior_from_config
 from ._sample import SampleResult, sample_posterior
 from ._summary import ParamSummary, format_table, summarize
-from ._theory import T_CMB, EmulatorTheory, load_theory
 from ._transforms import (
     Bijection,
     Identity,
