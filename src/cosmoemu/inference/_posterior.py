@@ -189,7 +189,6 @@ class Posterior(eqx.Module):
                 consumed |= set(COSMOLOGY_PARAMS) if name == COSMOLOGY else set(DERIVED[name].needs)
         if uses_theory:
             _check_theory(likelihoods, theory, base)
-        if uses_theory:
             consumed |= set(theory.inputs)
             for p in theory.inputs:
                 if p not in base:
