@@ -18,9 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
+from cosmoemu.cosmology import T_CMB
+
 PARAMS = ("omega_b", "omega_cdm", "h", "tau_reio", "n_s", "ln10^{10}A_s")
 LMAX = 2508
-T_CMB_MUK = 2.7255e6
+T_CMB_MUK = T_CMB * 1e6
 EMULATORS = {"cmb_tt": "lcdm_cmb_tt", "cmb_te": "lcdm_cmb_te", "cmb_ee": "lcdm_cmb_ee",
              "derived": "lcdm_derived"}
 TRAINING_CONFIG = Path(__file__).resolve().parents[1] / "examples" / "generate_lcdm_cmb.yaml"

@@ -48,7 +48,7 @@ def main() -> None:
     print(f"CAMB: {len(cosmo)} cosmologies in {time.perf_counter() - t0:.0f} s")
 
     from cosmoemu.inference import EmulatorTheory
-    from cosmoemu.likelihoods import PlanckLite
+    from cosmoemu.likelihoods import PlanckLite, cl_from_dl
 
     with jax.enable_x64(True):
         theory = EmulatorTheory({k: v for k, v in emus.items() if k != "derived"})
@@ -61,7 +61,7 @@ def main() -> None:
 
         ll_emu = np.asarray(jax.jit(jax.vmap(loglike_emu))(jnp.asarray(cosmo),
                                                             jnp.asarray(a_planck)))
-        d = jnp.asarray(dl_camb)
+        d = jnp.asarray(cl_from_dl(dl_camb))  # the likelihood reads raw C_ell
         ll_camb = np.asarray(jax.jit(jax.vmap(lik))(d[:, 0], d[:, 1], d[:, 2],
                                                     jnp.asarray(a_planck)))
     logw = ll_camb - ll_emu

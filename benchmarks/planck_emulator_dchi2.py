@@ -10,7 +10,7 @@ Cosmologies (``--region``):
   and σ). Its corners ignore the parameter degeneracies and lie hundreds of χ² units from the
   best fit (χ² up to ~10⁴), far outside any posterior: a stress test, not the target region.
 
-For each, CAMB (the emulators' settings) and the emulators give D_ell; both go through plik_lite
+For each, CAMB (the emulators' settings) and the emulators give C_ell; both go through plik_lite
 TTTEEE + low-ell TT (A_planck = 1, float64) and the script prints the distribution of
 |Δχ²| = |χ²_emu − χ²_CAMB|, also by Mahalanobis radius. Target: < 0.1 for 99 %.
 
@@ -33,7 +33,7 @@ from _camb_planck import PARAMS, camb_dl_many, demo_posterior_draws, load_emulat
 from scipy.stats import qmc
 
 from cosmoemu.inference import EmulatorTheory
-from cosmoemu.likelihoods import PlanckLite
+from cosmoemu.likelihoods import PlanckLite, cl_from_dl
 
 PLANCK_MEAN = np.array([0.02236, 0.1202, 0.6727, 0.0544, 0.9649, 3.045])
 PLANCK_STD = np.array([0.00015, 0.0014, 0.0060, 0.0073, 0.0044, 0.016])
@@ -158,10 +158,10 @@ def main() -> None:
 
         tt, te, ee = jax.jit(jax.vmap(emu_dl))(jnp.asarray(rows))
         chi_emu = np.asarray(chi2(lik, tt, te, ee))
-        d = jnp.asarray(dl_camb)
+        d = jnp.asarray(cl_from_dl(dl_camb))  # the likelihood reads raw C_ell
         chi_camb = np.asarray(chi2(lik, d[:, 0], d[:, 1], d[:, 2]))
-    rel = np.asarray(tt)[:, 498:] / np.asarray(dl_camb)[:, 0, 498:] - 1  # ell >= 500
-    rel_ee = np.asarray(ee)[:, 498:] / np.asarray(dl_camb)[:, 2, 498:] - 1
+    rel = np.asarray(tt)[:, 498:] / np.asarray(d)[:, 0, 498:] - 1  # ell >= 500
+    rel_ee = np.asarray(ee)[:, 498:] / np.asarray(d)[:, 2, 498:] - 1
     ok_rows = np.all(np.isfinite(rel), axis=1)
     n_out = int(np.sum(~np.isfinite(chi_emu)))
     if n_out:
@@ -197,7 +197,7 @@ def main() -> None:
         print(f"\nCAMB at AccuracyBoost = lAccuracyBoost = 2: {m} cosmologies in "
               f"{time.perf_counter() - t0:.0f} s")
         with jax.enable_x64(True):
-            b = jnp.asarray(dl_boost)
+            b = jnp.asarray(cl_from_dl(dl_boost))
             chi_boost = np.asarray(chi2(lik, b[:, 0], b[:, 1], b[:, 2]))
         cam = np.abs(chi_boost - chi_camb[:m])
         print(f"  |χ²_CAMB(boost 2) − χ²_CAMB(default)|: median {np.median(cam):.4f}, "

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import cosmoemu
-from cosmoemu.inference import T_CMB, EmulatorTheory, load_run_config, sample_posterior
+from cosmoemu.inference import EmulatorTheory, load_run_config, sample_posterior
 from cosmoemu.inference._demo import DEMO_CONFIG, PLANCK2018
 from cosmoemu.likelihoods import PlanckLite
 
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def camb_at_best_fit():
-    """Lensed D_ell [μK²] (TT, TE, EE, ell 2..2508), sigma8 and 100θ* from CAMB run by
+    """Lensed raw C_ell (TT, TE, EE, ell 2..2508), sigma8 and 100θ* from CAMB run by
     cosmoemu's CAMB backend with the training set's config (examples/generate_lcdm_cmb.yaml)."""
     from pathlib import Path
 
@@ -39,11 +39,10 @@ def camb_at_best_fit():
     cfg = parse_config(raw)
     out = cfg.backend_class(cfg.request, cfg.settings, cfg.fixed).compute(BEST_FIT)
     ell = np.arange(2, 2509)
-    fac = ell * (ell + 1) / (2 * np.pi) * (T_CMB * 1e6) ** 2
-    cl = out["spectra"][:, : ell.size]
-    dl = {"cmb_tt": cl[0] * fac, "cmb_te": cl[1] * fac, "cmb_ee": cl[2] * fac}
+    cl = out["spectra"][:, : ell.size]  # raw C_ell, what the theory and plik_lite exchange
+    cls = {"cmb_tt": cl[0], "cmb_te": cl[1], "cmb_ee": cl[2]}
     derived = {"sigma8": out["derived"][0], "thetastar": out["derived"][1]}
-    return dl, derived
+    return cls, derived
 
 
 def _dchi2(emulators: dict, dl_camb: dict) -> tuple[float, float]:
@@ -89,7 +88,7 @@ def test_emulator_theory_matches_camb_in_likelihood_units(camb_at_best_fit):
     with jax.enable_x64(True):
         values = {k: jnp.asarray(v) for k, v in BEST_FIT.items()}
         out = theory.compute(values, ("cmb_tt", "sigma8", "thetastar"))
-    # spectra: sub-percent where the signal is (D_ell^TT at the first peak, ell = 220)
+    # spectra: sub-percent where the signal is (C_ell^TT at the first peak, ell = 220)
     assert float(out["cmb_tt"][218]) == pytest.approx(dl_camb["cmb_tt"][218], rel=3e-3)
     assert float(out["sigma8"]) == pytest.approx(derived_camb["sigma8"], rel=2e-3)
     assert float(out["thetastar"]) == pytest.approx(derived_camb["thetastar"], rel=2e-4)

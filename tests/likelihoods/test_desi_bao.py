@@ -8,8 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from cosmoemu.cosmology import comoving_distance, hubble
-from cosmoemu.likelihoods import DesiBAO
+from cosmoemu.cosmology import Cosmology, comoving_distance, hubble
+from cosmoemu.likelihoods import COSMOLOGY, DesiBAO, Likelihood
 
 COSMOLOGIES = [(0.02237, 0.1200, 0.6736), (0.0200, 0.100, 0.60), (0.0250, 0.160, 0.80)]
 Z = np.array([0.295, 0.51, 0.706, 0.934, 1.321, 1.484, 2.33])
@@ -29,9 +29,10 @@ def camb_results():
 def test_background_matches_camb(camb_results):
     with jax.enable_x64(True):
         for (ob, oc, h), res in zip(COSMOLOGIES, camb_results, strict=True):
-            np.testing.assert_allclose(hubble(Z, ob, oc, h), res.hubble_parameter(Z), rtol=1e-5)
+            c = Cosmology.from_params({"omega_b": ob, "omega_cdm": oc, "h": h})
+            np.testing.assert_allclose(hubble(c, Z), res.hubble_parameter(Z), rtol=1e-5)
             dm = res.angular_diameter_distance(Z) * (1 + Z)
-            np.testing.assert_allclose(comoving_distance(Z, ob, oc, h), dm, rtol=1e-5)
+            np.testing.assert_allclose(comoving_distance(c, Z), dm, rtol=1e-5)
 
 
 def test_bao_chi2_matches_camb_distances(camb_results):
@@ -52,6 +53,9 @@ def test_bao_chi2_matches_camb_distances(camb_results):
             r = model - mean[:, 1]
             chi2 = r @ np.linalg.solve(cov, r)
             assert float(lik(ob, oc, h, rd)) == pytest.approx(-0.5 * chi2, rel=1e-4, abs=1e-3)
+            cosmo = Cosmology.from_params({"omega_b": ob, "omega_cdm": oc, "h": h})
+            got = float(lik.from_values({COSMOLOGY: cosmo, "rdrag": rd, "other": 1.0}))
+            assert got == pytest.approx(-0.5 * chi2, rel=1e-4, abs=1e-3)
         # Planck-like ΛCDM fits DESI DR2 moderately (χ² of order 10-20 for 13 points)
         planck = -2 * float(lik(*COSMOLOGIES[0], camb_results[0].get_derived_params()["rdrag"]))
         assert 5 < planck < 40
@@ -61,7 +65,8 @@ def test_bao_gradient_finite_and_inputs():
     lik = DesiBAO()
     g = jax.grad(lambda p: lik(*p))(jnp.array([0.0224, 0.12, 0.67, 147.0]))
     assert bool(jnp.all(jnp.isfinite(g)))
-    assert lik.inputs == ("omega_b", "omega_cdm", "h", "rdrag")
+    assert lik.inputs == ("cosmology", "rdrag") and lik.params == ("rdrag",)
+    assert isinstance(lik, Likelihood)
 
 
 def test_missing_data_dir(tmp_path):

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from cosmoemu.likelihoods import PlanckLite, load_plik_lite_data, planck_lite_loglike
+from cosmoemu.likelihoods import PlanckLite, cl_from_dl, load_plik_lite_data, planck_lite_loglike
 
 DATA = Path(__file__).parent / "data" / "Dl_planck2015fit.dat"
 
@@ -24,9 +24,13 @@ REFERENCE = {
 
 @pytest.fixture(scope="module")
 def spectra() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Raw dimensionless C_ell (what the likelihood reads) of the shipped D_ell [μK²]."""
     ref = np.loadtxt(DATA)
     assert ref[0, 0] == 2 and ref[-1, 0] == 2508
-    return ref[:, 1], ref[:, 2], ref[:, 3]
+    ell = ref[:, 0]
+    to_cl = 2 * np.pi / (ell * (ell + 1)) / (2.7255e6) ** 2  # written out: an independent check
+    np.testing.assert_allclose(cl_from_dl(ref[:, 1]), ref[:, 1] * to_cl, rtol=1e-14)
+    return ref[:, 1] * to_cl, ref[:, 2] * to_cl, ref[:, 3] * to_cl
 
 
 @pytest.mark.parametrize(("kind", "low"), list(REFERENCE))
@@ -63,7 +67,8 @@ def test_gradient_matches_finite_differences(spectra):
         args = tuple(jnp.asarray(s) for s in spectra) + (jnp.asarray(1.0),)
         grads = jax.jit(jax.grad(lik, argnums=(0, 1, 2, 3)))(*args)
         rng = np.random.default_rng(3)
-        direction = [rng.normal(size=s.shape) * 0.01 * (np.abs(s) + 1.0) for s in spectra]
+        one_muk2 = cl_from_dl(np.ones_like(spectra[0]))  # D_ell = 1 μK² as raw C_ell
+        direction = [rng.normal(size=s.shape) * 0.01 * (np.abs(s) + one_muk2) for s in spectra]
         direction.append(np.array(0.003))
         h = 1e-3
         plus = lik(*[a + h * d for a, d in zip(args, direction, strict=True)])
@@ -113,9 +118,10 @@ def test_bad_inputs_name_the_problem(spectra):
     with pytest.raises(ValueError, match="spectra choice 'TTEE'"):
         PlanckLite("TTEE")
     lik = PlanckLite("TTTEEE")
-    with pytest.raises(ValueError, match=r"dl_tt must be 1-d D_ell from ell=2 to at least 2508"):
+    with pytest.raises(ValueError, match=r"cl_tt must be 1-d raw C_ell from ell=2 to at least "
+                       r"2508"):
         lik(spectra[0][:2000], spectra[1], spectra[2])
-    with pytest.raises(ValueError, match="needs dl_te"):
+    with pytest.raises(ValueError, match="needs cl_te"):
         lik(spectra[0], None, spectra[2])
 
 

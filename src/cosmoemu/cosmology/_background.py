@@ -1,17 +1,17 @@
-"""Flat ΛCDM background in JAX: H(z), comoving distances, BAO distances.
-
-Radiation: photons (T_cmb = 2.7255 K) and massless neutrinos (N_ur = 2.0313, i.e. N_eff = 3.046
-with one massive species, as CAMB). The massive neutrino (0.06 eV) is non-relativistic at the
-redshifts of BAO surveys and counts as matter: ω_ν = 0.000644899 (CAMB's value; H(z) then
-agrees with CAMB to ~1e-6 for z < 2.5). Dark energy is a cosmological constant closing the
-universe.
+"""Background of a flat :class:`Cosmology` in JAX: H(z), distances, densities.
 
 .. math::
 
-    H(z) = 100\\,\\mathrm{km\\,s^{-1}\\,Mpc^{-1}}\\sqrt{ω_m (1+z)^3 + ω_r (1+z)^4 + ω_Λ},
-    \\quad ω_Λ = h^2 - ω_m - ω_r
+    \\left(\\frac{H}{100\\,\\mathrm{km\\,s^{-1}Mpc^{-1}}}\\right)^2 =
+      ω_{cb}\\,a^{-3} + (ω_γ + ω_{ur})\\,a^{-4} + ω_{ν,0}\\,a^{-4} R(y a)
+      + ω_{DE}\\,a^{-3(1+w_0+w_a)} e^{-3 w_a (1-a)}
 
-Distances integrate c/H with 48-point Gauss–Legendre quadrature on [0, z] (error < 1e-10).
+with the massive neutrinos' Fermi–Dirac R (:mod:`~cosmoemu.cosmology._neutrinos`) and
+ω_DE = h² − ω_m − ω_γ − ω_ur. Comoving distances integrate c/H over x = ln(1+z) with 48-point
+Gauss–Legendre quadrature, accurate to < 1e-9 from z = 0 to z ~ 10⁴. Against CAMB 2.0.5 (same
+ω_ν, N_eff, w0, wa): H(z) and χ(z) agree to ~1e-6 for z ≤ 4 and ~1e-5 to z = 1100
+(tests/cosmology). Every function is pure JAX and jitted (inlined inside an outer ``jit``): grad
+and vmap over cosmologies work.
 """
 
 from __future__ import annotations
@@ -21,70 +21,105 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from ._constants import C_KM_S
+from ._cosmology import Cosmology
+from ._neutrinos import fd_density, fd_pressure
+
 __all__ = [
-    "C_KM_S",
-    "OMEGA_GAMMA",
-    "OMEGA_NU_006",
-    "OMEGA_RADIATION",
+    "densities",
     "hubble",
     "comoving_distance",
+    "transverse_comoving_distance",
+    "angular_diameter_distance",
+    "luminosity_distance",
     "hubble_distance",
     "volume_distance",
 ]
 
-C_KM_S = 299792.458
-"""Speed of light [km/s]."""
-OMEGA_GAMMA = 2.4729753e-5
-"""ω_γ = Ω_γ h² of the CMB photons at T_cmb = 2.7255 K."""
-N_UR = 2.0313333
-"""Massless neutrino species (N_eff = 3.046 with one massive species, CAMB's split)."""
-OMEGA_RADIATION = OMEGA_GAMMA * (1.0 + 7.0 / 8.0 * (4.0 / 11.0) ** (4.0 / 3.0) * N_UR)
-"""ω_r: photons and massless neutrinos."""
-OMEGA_NU_006 = 0.000644899
-"""ω_ν of one massive neutrino of 0.06 eV (CAMB)."""
-
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(48)
 
 
-def hubble(
-    z: ArrayLike, omega_b: ArrayLike, omega_cdm: ArrayLike, h: ArrayLike,
-    omega_nu: float = OMEGA_NU_006,
-) -> jax.Array:
-    """H(z) [km/s/Mpc]; ``z`` any shape, parameters scalars (or broadcastable)."""
+def _dtype(cosmo: Cosmology, z: jax.Array):
+    return jnp.result_type(z.dtype, cosmo.h.dtype, jnp.float32)
+
+
+def densities(cosmo: Cosmology, a: ArrayLike) -> dict[str, jax.Array]:
+    """Physical densities ω_i(a) = ρ_i(a)/ρ_crit,100 and pressures, at scale factor ``a``.
+
+    Returns:
+        dict with ``cb`` (CDM + baryons), ``radiation`` (photons + massless neutrinos), ``nu``
+        (massive neutrinos) and ``de`` densities, ``nu_pressure`` and ``de_pressure`` (in the
+        same units), and ``total``; each of the shape of ``a``.
+    """
+    a = jnp.asarray(a)
+    cb = cosmo.omega_cb / a**3
+    rad = (cosmo.omega_gamma + cosmo.omega_ur) / a**4
+    if cosmo.num_massive_nu:
+        y = cosmo.nu_mass_ratio * a
+        nu0 = cosmo.omega_nu_massless / a**4
+        nu, nu_p = nu0 * fd_density(y), nu0 * fd_pressure(y) / 3.0
+    else:
+        nu = nu_p = jnp.zeros_like(a)
+    w0, wa = cosmo.w0, cosmo.wa
+    de = cosmo.omega_de * a ** (-3.0 * (1.0 + w0 + wa)) * jnp.exp(-3.0 * wa * (1.0 - a))
+    total = cb + rad + nu + de
+    return {"cb": cb, "radiation": rad, "nu": nu, "de": de, "nu_pressure": nu_p,
+            "de_pressure": (w0 + wa * (1.0 - a)) * de, "total": total}
+
+
+def _e2(cosmo: Cosmology, a: jax.Array) -> jax.Array:
+    return densities(cosmo, a)["total"]
+
+
+@jax.jit
+def hubble(cosmo: Cosmology, z: ArrayLike) -> jax.Array:
+    """H(z) [km/s/Mpc], the shape of ``z``."""
     z = jnp.asarray(z)
-    om = omega_b + omega_cdm + omega_nu
-    ol = h**2 - om - OMEGA_RADIATION
-    zp1 = 1.0 + z
-    return 100.0 * jnp.sqrt(om * zp1**3 + OMEGA_RADIATION * zp1**4 + ol)
+    z = z.astype(_dtype(cosmo, z))
+    return 100.0 * jnp.sqrt(_e2(cosmo, 1.0 / (1.0 + z)))
 
 
-def comoving_distance(
-    z: ArrayLike, omega_b: ArrayLike, omega_cdm: ArrayLike, h: ArrayLike,
-    omega_nu: float = OMEGA_NU_006,
-) -> jax.Array:
-    """Transverse comoving distance D_M(z) = ∫₀^z c dz'/H(z') [Mpc] (flat), shape of ``z``."""
+@jax.jit
+def comoving_distance(cosmo: Cosmology, z: ArrayLike) -> jax.Array:
+    """Line-of-sight comoving distance χ(z) = ∫₀^z c dz'/H(z') [Mpc], the shape of ``z``."""
     z = jnp.asarray(z)
-    nodes = jnp.asarray(_NODES, z.dtype)
-    weights = jnp.asarray(_WEIGHTS, z.dtype)
-    zz = 0.5 * z[..., None] * (nodes + 1.0)  # (..., 48) points in [0, z]
-    integrand = C_KM_S / hubble(zz, omega_b, omega_cdm, h, omega_nu)
-    return 0.5 * z * jnp.sum(weights * integrand, axis=-1)
+    dt = _dtype(cosmo, z)
+    z = z.astype(dt)
+    xmax = jnp.log1p(z)
+    x = 0.5 * xmax[..., None] * (jnp.asarray(_NODES, dt) + 1.0)  # (..., 48) in [0, ln(1+z)]
+    integrand = jnp.exp(x) * C_KM_S / hubble(cosmo, jnp.expm1(x))
+    return 0.5 * xmax * jnp.sum(jnp.asarray(_WEIGHTS, dt) * integrand, axis=-1)
 
 
-def hubble_distance(
-    z: ArrayLike, omega_b: ArrayLike, omega_cdm: ArrayLike, h: ArrayLike,
-    omega_nu: float = OMEGA_NU_006,
-) -> jax.Array:
+@jax.jit
+def transverse_comoving_distance(cosmo: Cosmology, z: ArrayLike) -> jax.Array:
+    """D_M(z) [Mpc]; equal to χ(z) (flat)."""
+    return comoving_distance(cosmo, z)
+
+
+@jax.jit
+def angular_diameter_distance(cosmo: Cosmology, z: ArrayLike) -> jax.Array:
+    """D_A(z) = D_M(z)/(1+z) [Mpc]."""
+    z = jnp.asarray(z)
+    return transverse_comoving_distance(cosmo, z) / (1.0 + z)
+
+
+@jax.jit
+def luminosity_distance(cosmo: Cosmology, z: ArrayLike) -> jax.Array:
+    """D_L(z) = (1+z) D_M(z) [Mpc]."""
+    z = jnp.asarray(z)
+    return transverse_comoving_distance(cosmo, z) * (1.0 + z)
+
+
+@jax.jit
+def hubble_distance(cosmo: Cosmology, z: ArrayLike) -> jax.Array:
     """D_H(z) = c/H(z) [Mpc]."""
-    return C_KM_S / hubble(z, omega_b, omega_cdm, h, omega_nu)
+    return C_KM_S / hubble(cosmo, z)
 
 
-def volume_distance(
-    z: ArrayLike, omega_b: ArrayLike, omega_cdm: ArrayLike, h: ArrayLike,
-    omega_nu: float = OMEGA_NU_006,
-) -> jax.Array:
-    """D_V(z) = [z D_M² D_H]^{1/3} [Mpc]."""
+@jax.jit
+def volume_distance(cosmo: Cosmology, z: ArrayLike) -> jax.Array:
+    """D_V(z) = [z D_M² D_H]^{1/3} [Mpc] (the BAO isotropic distance)."""
     z = jnp.asarray(z)
-    dm = comoving_distance(z, omega_b, omega_cdm, h, omega_nu)
-    dh = hubble_distance(z, omega_b, omega_cdm, h, omega_nu)
-    return jnp.cbrt(z * dm**2 * dh)
+    dm = transverse_comoving_distance(cosmo, z)
+    return jnp.cbrt(z * dm**2 * hubble_distance(cosmo, z))

@@ -4,6 +4,8 @@ The NUTS kernel's pure functions are also reachable as one namespace, ``inferenc
 (``nuts.init``, ``nuts.step_block``, ``nuts.end_warmup``), as in BlackJAX.
 """
 
+from ..cosmology import T_CMB
+from ..theory import EmulatorTheory, load_theory
 from . import _nuts as nuts
 from ._chains import Chains
 from ._chains_io import read_chains, to_getdist, write_chains
@@ -30,7 +32,6 @@ from ._priors import (
 )
 from ._sample import SampleResult, sample_posterior
 from ._summary import ParamSummary, format_table, summarize
-from ._theory import T_CMB, EmulatorTheory, load_theory
 from ._transforms import (
     Bijection,
     Identity,

@@ -2,7 +2,8 @@
 
 Each entry says what it needs; the posterior evaluates the ones asked for (and what they need)
 in dependency order. Scalars of a derived emulator (``sigma8``, ``thetastar``, ``rdrag``…) are
-derived parameters of their own name.
+derived parameters of their own name. Densities (Ω_m, ω_m, Ω_b …) are read from the
+:class:`~cosmoemu.cosmology.Cosmology` under ``values["cosmology"]``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
-__all__ = ["DERIVED", "LATEX", "DerivedSpec", "latex_label"]
+from ..likelihoods._base import COSMOLOGY
+
+__all__ = ["COSMOLOGY", "DERIVED", "LATEX", "DerivedSpec", "latex_label"]
 
 
 @dataclass(frozen=True)
@@ -25,15 +28,19 @@ class DerivedSpec:
     latex: str
 
 
+# values[COSMOLOGY] is the Cosmology the posterior builds from the parameters and the theory's
+# fixed settings; the densities below read it, so Ω_m, the BAO distances and any other consumer
+# agree on ω_ν, N_eff, w0, wa.
 DERIVED: dict[str, DerivedSpec] = {
     "H0": DerivedSpec(lambda v: 100.0 * v["h"], ("h",), r"H_0"),
-    "omega_m": DerivedSpec(
-        lambda v: v["omega_b"] + v["omega_cdm"] + v["omega_nu"],
-        ("omega_b", "omega_cdm", "omega_nu"),
-        r"\Omega_\mathrm{m} h^2",
-    ),
-    "Omega_m": DerivedSpec(lambda v: v["omega_m"] / v["h"] ** 2, ("omega_m", "h"),
-                           r"\Omega_\mathrm{m}"),
+    "omega_m": DerivedSpec(lambda v: v[COSMOLOGY].omega_m, (COSMOLOGY,),
+                           r"\Omega_\mathrm{m} h^2"),
+    "Omega_m": DerivedSpec(lambda v: v[COSMOLOGY].Omega_m, (COSMOLOGY,), r"\Omega_\mathrm{m}"),
+    "Omega_b": DerivedSpec(lambda v: v[COSMOLOGY].Omega_b, (COSMOLOGY,), r"\Omega_\mathrm{b}"),
+    "Omega_de": DerivedSpec(lambda v: v[COSMOLOGY].Omega_de, (COSMOLOGY,),
+                            r"\Omega_\mathrm{DE}"),
+    "m_nu_sum": DerivedSpec(lambda v: v[COSMOLOGY].m_nu, (COSMOLOGY,),
+                            r"\sum m_\nu\,[\mathrm{eV}]"),
     "S8": DerivedSpec(
         lambda v: v["sigma8"] * jnp.sqrt(v["Omega_m"] / 0.3), ("sigma8", "Omega_m"), r"S_8"
     ),

@@ -5,6 +5,7 @@
     theory:
       emulators: {cmb_tt: lcdm_cmb_tt, cmb_te: lcdm_cmb_te, cmb_ee: lcdm_cmb_ee,
                   derived: lcdm_derived}
+      cosmology: {omega_nu: 0.000644899, N_eff: 3.046}   # what the emulators assume (default)
     likelihood:
       planck_2018_lite: {spectra: TTTEEE, low_ell_bins: true}
     params:
@@ -36,8 +37,10 @@ chains and GetDist; likelihoods read them, or the whole block under ``name`` as 
 ``mean`` and ``cov`` are lists or files (text via ``numpy.loadtxt``, or ``.npy``); relative paths
 are read from the config file's directory. ``ref`` of a block is a number or ``n`` numbers.
 
-Likelihood entries are keyed by a name; the kind is the ``type`` field or, without it, the name
-(``planck_2018_lite``, ``gaussian``).
+Likelihood entries are keyed by a name; the kind is the ``type`` field or, without it, the name,
+looked up in the likelihood registry (``planck_2018_lite``, ``desi_dr2_bao``, ``gaussian``, or
+any :func:`~cosmoemu.likelihoods.register_likelihood` name). Theory products are looked up in the
+product registry (:func:`~cosmoemu.theory.register_product`).
 """
 
 from __future__ import annotations
@@ -52,16 +55,16 @@ import numpy as np
 
 from .._config import check_choice, check_keys, get, load_yaml
 from .._errors import ConfigError, unknown_name_message
-from ..likelihoods import DesiBAO, GaussianLikelihood, PlanckLite, load_plik_lite_data
+from ..likelihoods import likelihood_from_config, likelihood_names
+from ..theory import SETTING_NAMES, EmulatorTheory, load_theory, product_names
 from ._nuts import INITS, NUTSConfig
 from ._posterior import Posterior, block_names
 from ._priors import ScalarPrior, prior_from_config
-from ._theory import PRODUCT_KEYS, EmulatorTheory, load_theory
 
 __all__ = ["RunConfig", "load_run_config", "posterior_from_config", "LIKELIHOOD_TYPES"]
 
 TOP_KEYS = ("theory", "likelihood", "params", "sampler", "output")
-LIKELIHOOD_TYPES = ("planck_2018_lite", "desi_dr2_bao", "gaussian")
+LIKELIHOOD_TYPES = likelihood_names()  # the built-in ones; see cosmoemu.likelihoods
 # YAML name -> NUTSConfig field
 NUTS_KEYS = {
     "chains": "num_chains",
@@ -100,57 +103,16 @@ class RunConfig:
     config: dict[str, Any]
 
 
-def _likelihood(name: str, cfg: Any) -> Any:
-    where = f"likelihood.{name}"
-    cfg = {} if cfg is None else cfg
-    if not isinstance(cfg, Mapping):
-        raise ConfigError(where, f"expected a mapping of options, got {cfg!r}")
-    kind = get(cfg, "type", str, name, where=where)
-    if kind not in LIKELIHOOD_TYPES:
-        field = f"{where}.type" if "type" in cfg else where
-        raise ConfigError(field, unknown_name_message("likelihood", kind, LIKELIHOOD_TYPES))
-    if kind == "planck_2018_lite":
-        check_keys(cfg, ("type", "spectra", "low_ell_bins", "data_file"), where)
-        spectra = check_choice(get(cfg, "spectra", str, "TTTEEE", where=where), ("TTTEEE", "TT"),
-                               f"{where}.spectra")
-        low = get(cfg, "low_ell_bins", bool, False, where=where)
-        data = None
-        if "data_file" in cfg:
-            path = get(cfg, "data_file", str, where=where)
-            try:
-                data = load_plik_lite_data(path)
-            except FileNotFoundError as err:
-                raise ConfigError(f"{where}.data_file", str(err)) from err
-        try:
-            return PlanckLite(spectra, low_ell_bins=low, data=data)
-        except FileNotFoundError as err:  # the shipped data file is missing
-            raise ConfigError(where, str(err)) from err
-    if kind == "desi_dr2_bao":
-        check_keys(cfg, ("type", "data_dir"), where)
-        try:
-            return DesiBAO(get(cfg, "data_dir", str, None, where=where))
-        except FileNotFoundError as err:
-            field = f"{where}.data_dir" if "data_dir" in cfg else where
-            raise ConfigError(field, str(err)) from err
-    check_keys(cfg, ("type", "params", "mean", "cov"), where)
-    params = get(cfg, "params", list, where=where)
-    try:
-        return GaussianLikelihood(params, np.asarray(get(cfg, "mean", list, where=where), float),
-                                  np.asarray(get(cfg, "cov", list, where=where), float))
-    except ValueError as err:
-        raise ConfigError(where, str(err)) from err
-
-
 def _theory(cfg: Any, emulators: Mapping[str, Any] | None) -> EmulatorTheory | None:
     if cfg is None and not emulators:
         return None
     cfg = cfg or {}
-    check_keys(cfg, ("emulators", "omega_nu"), "theory")
+    check_keys(cfg, ("emulators", "cosmology", "omega_nu"), "theory")
     spec = get(cfg, "emulators", dict, {}, where="theory")
     for key, value in spec.items():
-        if key not in PRODUCT_KEYS:
+        if key not in product_names():
             raise ConfigError(f"theory.emulators.{key}",
-                              unknown_name_message("theory product", key, PRODUCT_KEYS))
+                              unknown_name_message("theory product", key, product_names()))
         if not isinstance(value, str):
             raise ConfigError(f"theory.emulators.{key}",
                               f"expected an emulator name or model path, got {value!r}")
@@ -164,13 +126,21 @@ def _theory(cfg: Any, emulators: Mapping[str, Any] | None) -> EmulatorTheory | N
             except (FileNotFoundError, KeyError, ValueError, OSError) as err:
                 raise ConfigError(f"theory.emulators.{key}",
                                   f"cannot load emulator {value!r}: {err}") from err
-    kwargs = {}
-    if "omega_nu" in cfg:
-        kwargs["omega_nu"] = get(cfg, "omega_nu", float, where="theory")
+    settings = dict(get(cfg, "cosmology", dict, {}, where="theory"))
+    for key in settings:
+        if key not in SETTING_NAMES:
+            raise ConfigError(f"theory.cosmology.{key}",
+                              unknown_name_message("cosmology setting", key, SETTING_NAMES))
+        get(settings, key, float, where="theory.cosmology")
+    if "omega_nu" in cfg:  # the older spelling of theory.cosmology.omega_nu
+        if "omega_nu" in settings:
+            raise ConfigError("theory.omega_nu", "also given as theory.cosmology.omega_nu")
+        settings["omega_nu"] = get(cfg, "omega_nu", float, where="theory")
     try:
-        return EmulatorTheory(given, names=names, **kwargs)
+        return EmulatorTheory(given, names=names, settings=settings)
     except ValueError as err:
-        raise ConfigError("theory.emulators", str(err)) from err
+        field = "theory.cosmology" if "setting" in str(err) else "theory.emulators"
+        raise ConfigError(field, str(err)) from err
 
 
 def _shape(entry: Mapping[str, Any], where: str) -> int | None:
@@ -290,7 +260,7 @@ def load_run_config(
     likes = get(cfg, "likelihood", dict)
     if not likes:
         raise ConfigError("likelihood", "give at least one likelihood")
-    likelihoods = {str(n): _likelihood(str(n), c) for n, c in likes.items()}
+    likelihoods = {str(n): likelihood_from_config(str(n), c) for n, c in likes.items()}
     params_cfg = get(cfg, "params", dict)
     priors, fixed, derived, labels, reference = _params(params_cfg, base_dir)
     theory = _theory(cfg.get("theory"), emulators)

@@ -28,9 +28,11 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from .._errors import ConfigError, unknown_name_message
-from ._derived import DERIVED, latex_label
+from ..cosmology import COSMOLOGY_PARAMS, Cosmology
+from ..cosmology._cosmology import REQUIRED as COSMOLOGY_REQUIRED
+from ..theory import SETTING_NAMES, EmulatorTheory
+from ._derived import COSMOLOGY, DERIVED, latex_label
 from ._priors import Independent, Prior, ScalarPrior, VectorPrior
-from ._theory import EmulatorTheory
 from ._transforms import Bijection, Identity, LowerBound, SoftInterval, UpperBound
 
 __all__ = ["Posterior", "block_names", "element_label"]
@@ -55,17 +57,25 @@ def _take(x: jax.Array, idx: tuple[int, ...]) -> jax.Array:
 
 
 def _plan(want: Sequence[str], base: set[str], theory: EmulatorTheory | None, where: str):
-    """Resolve ``want`` into (theory products, derived names in evaluation order)."""
+    """Resolve ``want`` into (theory products, derived names in evaluation order).
+
+    ``cosmology`` is a node of its own: the Cosmology built from ω_b, ω_cdm, h (which must be
+    sampled or fixed), any other cosmology parameter present, and the theory's fixed settings.
+    """
     provides = set(theory.provides) if theory is not None else set()
-    if theory is not None:
-        base = base | {"omega_nu"}
     products: list[str] = []
     order: list[str] = []
 
     def visit(name: str, chain: tuple[str, ...]) -> None:
         if name in base or name in products or name in order:
             return
-        if name in provides:
+        if name == COSMOLOGY:
+            for dep in COSMOLOGY_REQUIRED:
+                if dep not in base:
+                    raise ConfigError(f"params.{dep}", "must be sampled or fixed: the cosmology "
+                                      f"needed by {' -> '.join((*chain, name))} reads it")
+            order.append(name)
+        elif name in provides:
             products.append(name)
         elif name in DERIVED:
             for dep in DERIVED[name].needs:
@@ -79,6 +89,35 @@ def _plan(want: Sequence[str], base: set[str], theory: EmulatorTheory | None, wh
     for name in want:
         visit(name, ())
     return tuple(products), tuple(order)
+
+
+def _reaches_cosmology(names: Sequence[str]) -> bool:
+    """Whether any of ``names`` is, or (through derived parameters) needs, the Cosmology."""
+    todo, seen = list(names), set()
+    while todo:
+        name = todo.pop()
+        if name == COSMOLOGY:
+            return True
+        if name in DERIVED and name not in seen:
+            seen.add(name)
+            todo.extend(DERIVED[name].needs)
+    return False
+
+
+def _check_theory(likelihoods: Mapping[str, Any], theory: EmulatorTheory, base: set[str]):
+    """Each likelihood's product axes are covered; no parameter overrides a fixed setting."""
+    for lname, lik in likelihoods.items():
+        for product, axes in getattr(lik, "products", {}).items():
+            if axes and product in theory.products:
+                try:
+                    theory.check_request(product, axes)
+                except ValueError as err:
+                    raise ConfigError(f"likelihood.{lname}", str(err)) from None
+    clash = sorted(base & set(SETTING_NAMES))
+    if clash:
+        fixed = ", ".join(f"{k} = {v:g}" for k, v in theory.settings.items())
+        raise ConfigError(f"params.{clash[0]}", f"is fixed by the theory's emulators (trained "
+                          f"with {fixed}); change it with theory.cosmology, not as a parameter")
 
 
 class Posterior(eqx.Module):
@@ -194,8 +233,10 @@ class Posterior(eqx.Module):
         like_inputs = [n for lik in likelihoods.values() for n in lik.inputs]
         known = set(like_inputs) | {n for spec in DERIVED.values() for n in spec.needs}
         known |= set(theory.inputs) if theory is not None else set()
+        if _reaches_cosmology([*like_inputs, *derived]):
+            known |= set(COSMOLOGY_PARAMS)
         known -= set(theory.provides) if theory is not None else set()
-        known -= set(DERIVED) | {"omega_nu"}
+        known -= set(DERIVED) | {COSMOLOGY}
         for name, elems in entries.items():
             if name not in known and not known.intersection(elems):
                 raise ConfigError(f"params.{name}",
@@ -213,8 +254,9 @@ class Posterior(eqx.Module):
         consumed = set(like_inputs) | set(derived)
         for plan in (like_plan, derived_plan):
             for name in plan[1]:
-                consumed |= set(DERIVED[name].needs)
+                consumed |= set(COSMOLOGY_PARAMS) if name == COSMOLOGY else set(DERIVED[name].needs)
         if uses_theory:
+            _check_theory(likelihoods, theory, base)
             consumed |= set(theory.inputs)
             for p in theory.inputs:
                 if p not in base:
@@ -423,12 +465,14 @@ class Posterior(eqx.Module):
         for block, elems in self.blocks:  # each block also as a vector
             values[block] = jnp.stack([values[e] for e in elems])
         products, order = plan
-        if self.theory is not None:
-            values["omega_nu"] = jnp.asarray(self.theory.omega_nu, x.dtype)
-            if products:
-                values.update(self.theory.compute(values, products))
+        if self.theory is not None and products:
+            values.update(self.theory.compute(values, products))
         for name in order:
-            values[name] = DERIVED[name].fn(values)
+            if name == COSMOLOGY:
+                values[name] = (Cosmology.from_params(values) if self.theory is None
+                                else self.theory.cosmology(values))
+            else:
+                values[name] = DERIVED[name].fn(values)
         return values
 
     @eqx.filter_jit

@@ -1,15 +1,35 @@
-"""Likelihoods as pure JAX functions: Planck 2018 plik_lite, DESI DR2 BAO, Gaussian problems."""
+"""Likelihoods as pure JAX functions: Planck 2018 plik_lite, DESI DR2 BAO, Gaussian problems.
+
+Each follows the :class:`Likelihood` protocol (declared products and parameters, ``from_values``)
+and is registered by name for configs (:func:`register_likelihood`,
+:func:`likelihood_from_config`).
+"""
 
 from ._bao import DesiBAO
+from ._base import (
+    COSMOLOGY,
+    Likelihood,
+    LikelihoodFactory,
+    likelihood_from_config,
+    likelihood_names,
+    register_likelihood,
+)
 from ._gaussian import GaussianLikelihood
-from ._planck_lite import PlanckLite, planck_lite_loglike
+from ._planck_lite import PlanckLite, cl_from_dl, planck_lite_loglike
 from ._plik_lite_data import PlikLiteData, load_plik_lite_data
 
 __all__ = [
+    "COSMOLOGY",
     "DesiBAO",
     "GaussianLikelihood",
+    "Likelihood",
+    "LikelihoodFactory",
     "PlanckLite",
     "PlikLiteData",
+    "cl_from_dl",
+    "likelihood_from_config",
+    "likelihood_names",
     "load_plik_lite_data",
     "planck_lite_loglike",
+    "register_likelihood",
 ]

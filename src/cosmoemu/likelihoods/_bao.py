@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -13,7 +14,10 @@ import numpy as np
 import scipy.linalg
 from jax.typing import ArrayLike
 
-from ..cosmology import OMEGA_NU_006, comoving_distance, hubble_distance
+from .._config import check_keys, get
+from .._errors import ConfigError
+from ..cosmology import Cosmology, hubble_distance, transverse_comoving_distance
+from ._base import COSMOLOGY, register_likelihood
 
 __all__ = ["DesiBAO"]
 
@@ -22,17 +26,17 @@ _FILES = ("desi_gaussian_bao_ALL_GCcomb_mean.txt", "desi_gaussian_bao_ALL_GCcomb
 
 
 class DesiBAO(eqx.Module):
-    """DESI DR2 BAO log-likelihood −χ²/2 of (ω_b, ω_cdm, h, r_d) in flat ΛCDM.
+    """DESI DR2 BAO log-likelihood −χ²/2 of a :class:`~cosmoemu.cosmology.Cosmology` and r_d.
 
     .. math:: χ^2 = (\\mathbf{m} - \\mathbf{d})^T C^{-1} (\\mathbf{m} - \\mathbf{d}),\\quad
               m_i ∈ \\{D_V(z_i), D_M(z_i), D_H(z_i)\\} / r_d
 
-    Distances from :mod:`cosmoemu.cosmology` (massive neutrino ω_ν as matter); r_d [Mpc] comes
-    from the theory (the derived emulator's ``rdrag``) or is sampled.
+    Distances from :mod:`cosmoemu.cosmology` (massive neutrinos, w0wa dark energy: whatever the
+    Cosmology holds); r_d [Mpc] comes from the theory (the derived emulator's ``rdrag``) or is
+    sampled.
 
     Args:
         data_dir: directory with the DESI mean and covariance files (default: shipped).
-        omega_nu: ω_ν of the massive neutrinos (default 0.06 eV).
 
     Raises:
         FileNotFoundError: a data file is missing (names it).
@@ -43,9 +47,8 @@ class DesiBAO(eqx.Module):
     data: np.ndarray
     whitening: np.ndarray
     kinds: tuple[int, ...] = eqx.field(static=True)
-    omega_nu: float = eqx.field(static=True)
 
-    def __init__(self, data_dir: str | Path | None = None, omega_nu: float = OMEGA_NU_006) -> None:
+    def __init__(self, data_dir: str | Path | None = None) -> None:
         if data_dir is None:
             data_dir = Path(str(resources.files("cosmoemu.likelihoods").joinpath(
                 "data", "desi_bao_dr2")))
@@ -69,33 +72,58 @@ class DesiBAO(eqx.Module):
         self.data = np.array([float(r[1]) for r in rows])
         self.whitening = scipy.linalg.solve_triangular(chol, np.eye(len(rows)), lower=True)
         self.kinds = tuple(kinds)
-        self.omega_nu = float(omega_nu)
+
+    @property
+    def products(self) -> dict[str, dict]:
+        """The Cosmology (no axes)."""
+        return {COSMOLOGY: {}}
+
+    @property
+    def params(self) -> tuple[str, ...]:
+        """``rdrag``: the sound horizon at the drag epoch [Mpc]."""
+        return ("rdrag",)
 
     @property
     def inputs(self) -> tuple[str, ...]:
-        return ("omega_b", "omega_cdm", "h", "rdrag")
+        return (*self.products, *self.params)
 
-    def model(
-        self, omega_b: ArrayLike, omega_cdm: ArrayLike, h: ArrayLike, rdrag: ArrayLike
-    ) -> jax.Array:
+    def model(self, cosmology: Cosmology, rdrag: ArrayLike) -> jax.Array:
         """The predicted data vector (distances over r_d), shape ``(n_data,)``."""
-        dtype = jnp.result_type(jnp.asarray(h).dtype, jnp.float32)
+        dtype = jnp.result_type(cosmology.h.dtype, jnp.float32)
         z = jnp.asarray(self.z, dtype)
-        dm = comoving_distance(z, omega_b, omega_cdm, h, self.omega_nu)
-        dh = hubble_distance(z, omega_b, omega_cdm, h, self.omega_nu)
+        dm = transverse_comoving_distance(cosmology, z)
+        dh = hubble_distance(cosmology, z)
         dv = jnp.cbrt(z * dm**2 * dh)
         kinds = np.asarray(self.kinds)
         out = jnp.where(kinds == 0, dv, jnp.where(kinds == 1, dm, dh))
         return out / rdrag
 
-    def __call__(
-        self, omega_b: ArrayLike, omega_cdm: ArrayLike, h: ArrayLike, rdrag: ArrayLike
-    ) -> jax.Array:
-        """−χ²/2 (no normalisation constant)."""
-        resid = self.model(omega_b, omega_cdm, h, rdrag)
+    def loglike(self, cosmology: Cosmology, rdrag: ArrayLike) -> jax.Array:
+        """−χ²/2 (no normalisation constant) of a Cosmology and r_d [Mpc]."""
+        resid = self.model(cosmology, rdrag)
         resid = resid - jnp.asarray(self.data, resid.dtype)
         r = jnp.asarray(self.whitening, resid.dtype) @ resid
         return -0.5 * jnp.sum(r * r)
 
-    def from_values(self, values: Mapping[str, ArrayLike]) -> jax.Array:
-        return self(values["omega_b"], values["omega_cdm"], values["h"], values["rdrag"])
+    def __call__(
+        self, omega_b: ArrayLike, omega_cdm: ArrayLike, h: ArrayLike, rdrag: ArrayLike
+    ) -> jax.Array:
+        """−χ²/2 in flat ΛCDM with the default neutrinos (:meth:`Cosmology.from_params`)."""
+        cosmo = Cosmology.from_params({"omega_b": omega_b, "omega_cdm": omega_cdm, "h": h})
+        return self.loglike(cosmo, rdrag)
+
+    def from_values(self, values: Mapping[str, Any]) -> jax.Array:
+        """−χ²/2 from ``values["cosmology"]`` and ``values["rdrag"]``."""
+        return self.loglike(values[COSMOLOGY], values["rdrag"])
+
+
+def _from_config(cfg: Mapping[str, Any], where: str) -> DesiBAO:
+    check_keys(cfg, ("data_dir",), where)
+    try:
+        return DesiBAO(get(cfg, "data_dir", str, None, where=where))
+    except FileNotFoundError as err:
+        field = f"{where}.data_dir" if "data_dir" in cfg else where
+        raise ConfigError(field, str(err)) from err
+
+
+register_likelihood("desi_dr2_bao", _from_config)

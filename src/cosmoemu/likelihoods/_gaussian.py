@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -10,6 +11,10 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
 from jax.typing import ArrayLike
+
+from .._config import check_keys, get
+from .._errors import ConfigError
+from ._base import register_likelihood
 
 __all__ = ["GaussianLikelihood"]
 
@@ -78,8 +83,13 @@ class GaussianLikelihood(eqx.Module):
         return -0.5 * jnp.sum(r * r, axis=-1) + jnp.asarray(self.log_norm, dtype)
 
     @property
+    def products(self) -> dict[str, dict]:
+        """None: a Gaussian reads parameters only."""
+        return {}
+
+    @property
     def inputs(self) -> tuple[str, ...]:
-        """Names read by :meth:`from_values` (the parameters)."""
+        """Names read by :meth:`from_values` (the parameters, :attr:`params`)."""
         return self.params
 
     def from_values(self, values: Mapping[str, ArrayLike]) -> jax.Array:
@@ -88,3 +98,16 @@ class GaussianLikelihood(eqx.Module):
         if missing:
             raise KeyError(f"GaussianLikelihood needs parameters {missing}, got {sorted(values)}")
         return self(jnp.stack([jnp.asarray(values[p]) for p in self.params], axis=-1))
+
+
+def _from_config(cfg: Mapping[str, Any], where: str) -> GaussianLikelihood:
+    check_keys(cfg, ("params", "mean", "cov"), where)
+    params = get(cfg, "params", list, where=where)
+    try:
+        return GaussianLikelihood(params, np.asarray(get(cfg, "mean", list, where=where), float),
+                                  np.asarray(get(cfg, "cov", list, where=where), float))
+    except ValueError as err:
+        raise ConfigError(where, str(err)) from err
+
+
+register_likelihood("gaussian", _from_config)
