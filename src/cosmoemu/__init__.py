@@ -20,17 +20,25 @@ _LAZY = {
     "list_emulators": "cosmoemu.emulator",
     "save_emulator": "cosmoemu.emulator",
     "train_emulator": "cosmoemu.emulator",
+    "TrainSpec": "cosmoemu.emulator",
+    # cosmology and theory
+    "Cosmology": "cosmoemu.cosmology",
+    "EmulatorTheory": "cosmoemu.theory",
+    "register_product": "cosmoemu.theory",
     # training data
     "generate": "cosmoemu.data",
     "open_store": "cosmoemu.data",
     # likelihoods
     "PlanckLite": "cosmoemu.likelihoods",
     "planck_lite_loglike": "cosmoemu.likelihoods",
+    "DesiBAO": "cosmoemu.likelihoods",
+    "register_likelihood": "cosmoemu.likelihoods",
     # inference
     "posterior_from_config": "cosmoemu.inference",
     "sample_posterior": "cosmoemu.inference",
     "Chains": "cosmoemu.inference",
     "read_chains": "cosmoemu.inference",
+    "register_prior": "cosmoemu.inference",
     # evidence: `cosmoemu.evidence` is the subpackage, which is callable (it calls its
     # `evidence` function), so the function and the module are one object in every import order
     "evidence": None,

@@ -21,10 +21,12 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ..cosmology._constants import T_CMB
+
 __all__ = ["T_CMB_K", "white_noise_cl", "cmb_sigma", "CMB_SPECTRA", "F_SKY", "NOISE_UK_ARCMIN",
            "BEAM_FWHM_ARCMIN"]
 
-T_CMB_K = 2.7255
+T_CMB_K = T_CMB
 #: the default survey of :func:`cmb_sigma` (SO-like)
 F_SKY = 0.4
 NOISE_UK_ARCMIN = 6.0
