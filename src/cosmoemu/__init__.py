@@ -21,6 +21,7 @@ _LAZY = {
     "save_emulator": "cosmoemu.emulator",
     "train_emulator": "cosmoemu.emulator",
     "TrainSpec": "cosmoemu.emulator",
+    "import_cosmopower": "cosmoemu.emulator",
     # cosmology and theory
     "Cosmology": "cosmoemu.cosmology",
     "EmulatorTheory": "cosmoemu.theory",

@@ -3,6 +3,7 @@
 from .._errors import OutOfBoxError
 from .._fitting import TrainingError
 from ._axes import Axis
+from ._cosmopower import RestrictedUnpickler, UnsafePickleError, import_cosmopower
 from ._emulator import POLICIES, Emulator, make_emulator
 from ._io import SCHEMA_VERSION, ModelFileError, read_emulator, save_emulator
 from ._network import (
@@ -46,6 +47,7 @@ __all__ = [
     "PCAFit",
     "ParamFactor",
     "PhaseSpec",
+    "RestrictedUnpickler",
     "SpecError",
     "Pow10",
     "Stage",
@@ -53,9 +55,11 @@ __all__ = [
     "TrainSpec",
     "Transform",
     "TrainingError",
+    "UnsafePickleError",
     "alsing_activation",
     "fit_pca",
     "fit_pca_streaming",
+    "import_cosmopower",
     "init_mlp",
     "list_emulators",
     "load_emulator",
