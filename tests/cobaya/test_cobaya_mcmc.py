@@ -80,3 +80,30 @@ def test_cobaya_minuslogpost_is_our_posterior(chains_root):
             # chains hold 6-7 significant digits (%.10g-like text); minuslogpost ~ 300
             assert mlp == pytest.approx(-(lnl + log_prior), abs=2e-4)
             assert s8 == pytest.approx(float(out["sigma8"]), rel=1e-6)
+
+
+def test_example_yaml_builds_and_evaluates():
+    """examples/cobaya_planck_lite.yaml: Cobaya builds it; at the reference point the log-
+    posterior is our plik_lite (+ low-ell bins) plus its priors."""
+    from pathlib import Path
+
+    from cobaya.model import get_model
+    from cobaya.yaml import yaml_load_file
+
+    info = yaml_load_file(str(Path(__file__).parents[2] / "examples" / "cobaya_planck_lite.yaml"))
+    info.pop("output"), info.pop("sampler")
+    model = get_model(info)
+    assert set(model.parameterization.sampled_params()) == {
+        "ombh2", "omch2", "H0", "tau", "ns", "logA", "A_planck"}
+    point = {"ombh2": 0.02237, "omch2": 0.12, "H0": 67.36, "tau": 0.0544, "ns": 0.9649,
+             "logA": 3.044, "A_planck": 1.0}
+    got = model.loglikes(point, as_dict=True)[0]["cosmoemu.cobaya.PlanckLite"]
+    theory = load_theory(EMUS)
+    x = {"omega_b": 0.02237, "omega_cdm": 0.12, "h": 0.6736, "tau_reio": 0.0544,
+         "n_s": 0.9649, "ln10^{10}A_s": 3.044}
+    with jax.enable_x64(True):
+        out = theory.compute({k: np.float64(v) for k, v in x.items()},
+                             ("cmb_tt", "cmb_te", "cmb_ee"))
+        want = float(PlanckLite("TTTEEE", low_ell_bins=True)(
+            out["cmb_tt"], out["cmb_te"], out["cmb_ee"], 1.0))
+    assert got == pytest.approx(want, abs=1e-6)
