@@ -24,7 +24,7 @@ It provides, in the conventions of Cobaya's CAMB interface:
   ``As``, ``logA``, ``omegam`` (Ω_m with neutrinos, CAMB's), ``omegamh2``, ``S8``.
 
 P(k) products (``Pk_interpolator``, ``Pk_grid``, ``sigma_R``, ``sigma8_z``, ``fsigma8``) are
-refused with an error until P(k) emulators exist (issue 16); run ``camb`` or ``classy`` beside
+refused with an error until P(k) emulators exist (issue 11); run ``camb`` or ``classy`` beside
 this theory for them, with Cobaya's ``provides:`` option saying which code gives what.
 
 Input parameters: the emulators' inputs, in our names or Cobaya's (see :mod:`._names`), plus a
@@ -58,7 +58,7 @@ DEFAULT_EMULATORS = {
 """The shipped whole-box ΛCDM emulators (the default ``emulators`` option)."""
 
 ISSUE_PK = (
-    "cosmoemu has no P(k) emulators yet (issue 16: Pk_interpolator / Pk_grid come once P(k) "
+    "cosmoemu has no P(k) emulators yet (issue 11: Pk_interpolator / Pk_grid come once P(k) "
     "exists); compute {what} with camb or classy beside cosmoemu.cobaya.CosmoEmu and say which "
     "code provides what with Cobaya's 'provides:' option"
 )
