@@ -206,8 +206,8 @@ def test_parameter_errors_say_what_to_do(params, needs):
 
 
 @pytest.mark.parametrize(("request_", "message"), [
-    ({"Pk_interpolator": {"z": [0.0], "k_max": 1.0}}, "issue 16.*Pk_interpolator"),
-    ({"Pk_grid": {"z": [0.0], "k_max": 1.0}}, "issue 16.*Pk_grid"),
+    ({"Pk_interpolator": {"z": [0.0], "k_max": 1.0}}, "issue 11.*Pk_interpolator"),
+    ({"Pk_grid": {"z": [0.0], "k_max": 1.0}}, "issue 11.*Pk_grid"),
     ({"Cl": {"tt": 3000}}, "ell = 2..2508"),
     ({"Cl": {"ee": 1000}}, "'cmb_ee' emulator"),
     ({"Cl": {"bb": 1000}}, "no emulator gives Cl 'bb'"),
