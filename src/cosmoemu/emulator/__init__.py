@@ -4,7 +4,13 @@ from .._errors import OutOfBoxError
 from .._fitting import TrainingError
 from ._axes import Axis
 from ._emulator import POLICIES, Emulator, make_emulator
-from ._io import SCHEMA_VERSION, ModelFileError, read_emulator, save_emulator
+from ._io import (
+    SCHEMA_VERSION,
+    ModelFileError,
+    add_manifest_checksum,
+    read_emulator,
+    save_emulator,
+)
 from ._network import (
     ACTIVATIONS,
     MLP,
@@ -36,6 +42,7 @@ __all__ = [
     "PCA",
     "POLICIES",
     "SCHEMA_VERSION",
+    "add_manifest_checksum",
     "Affine",
     "Axis",
     "Emulator",
