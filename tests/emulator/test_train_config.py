@@ -332,3 +332,34 @@ def test_train_emulator_requires_a_box():
     assert bool(emu.in_box(np.array([0.999, 0.001])))  # a fresh draw near the edge
     emu = train_emulator(x, y, box="samples", **kw).emulator
     assert emu.box["a"] == (x[:, 0].min(), x[:, 0].max())
+
+
+def test_validate_leaves_out_the_training_rows_it_finds_in_the_provenance(
+        tmp_path, monkeypatch, quick_training):
+    """`validate` said "never used in training" unchecked; now the model records its store's
+    fingerprint and rows, and validate leaves those rows out (on a copy of the store too)."""
+    import shutil
+
+    from cosmoemu.emulator._trainconfig import train_from_config
+    from cosmoemu.emulator._validate import validate_emulators
+
+    monkeypatch.chdir(tmp_path)
+    params = _tiny_store(tmp_path / "store")
+    cfg = copy.deepcopy(BASE)
+    cfg["data"].update(box=_sample_box(params), design_rows=[[0, 30]])
+    train_from_config(cfg, progress=False)
+    prov = read_emulator("out/model").metadata["training"]["provenance"]
+    assert prov["store"] == str(tmp_path / "store") and prov["n_samples"] == 30
+    assert prov["store_fingerprint"].startswith("samples:")
+    shutil.copytree("store", "copy")
+    for store in ("store", "copy"):
+        md, (res,) = validate_emulators(["out/model"], store, f"report_{store}", timing=False)
+        assert len(res.params) == 10
+        np.testing.assert_array_equal(res.params, params[30:])  # exactly the held-out rows
+        assert res.extra["n_used_in_training"] == 30
+        assert "is the training store (fingerprint recorded in the model)" in md.read_text()
+    _tiny_store(tmp_path / "other", n=45)
+    md, (res,) = validate_emulators(["out/model"], "other", "report_other", timing=False)
+    assert res.extra["n_used_in_training"] == 0
+    assert len(res.params) + res.extra["n_outside_box"] == 45
+    assert "held out: the model was trained on another store" in md.read_text()

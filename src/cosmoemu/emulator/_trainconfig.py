@@ -269,7 +269,7 @@ def check_box_against_data(
     Args:
         box: ``{name: (low, high)}`` for exactly ``names``.
         names: parameter names, the columns of ``x``.
-        x: training inputs ``(n, n_params)``.
+        x: the store's inputs ``(n, n_params)`` (all its samples: they show the design).
         design_box: the box the design drew from, or None.
         field: the config field, for the message.
 
@@ -521,7 +521,8 @@ def train_from_config(
             "data.box", f"the store '{data.store}' records no design box (it has no "
             "manifest.json): give data.box: {name: [low, high]} for every parameter, the box "
             "the samples were drawn from (outside it the model refuses to predict)")
-    check_box_against_data(box, ds.param_names, x, design_box)
+    # the design's range shows in all the store's samples, not only the selected rows
+    check_box_against_data(box, ds.param_names, ds.params(), design_box)
     y = ds.load(q, rows)
     axes = list(ds.axes(q))
     if data.outputs is not None:
