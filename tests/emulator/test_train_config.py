@@ -363,3 +363,28 @@ def test_validate_leaves_out_the_training_rows_it_finds_in_the_provenance(
     assert res.extra["n_used_in_training"] == 0
     assert len(res.params) + res.extra["n_outside_box"] == 45
     assert "held out: the model was trained on another store" in md.read_text()
+
+
+def test_replacing_a_model_with_other_outputs_is_announced(tmp_path, monkeypatch, caplog,
+                                                           quick_training):
+    """The shipped EE model (ell to 2508) was replaced silently by one with 999 modes."""
+    import shutil
+
+    from cosmoemu.emulator._trainconfig import train_from_config
+
+    monkeypatch.chdir(tmp_path)
+    for suffix in (".npz", ".json"):
+        shutil.copy(PACKAGE / "pretrained" / "models" / f"lcdm_cmb_ee{suffix}",
+                    tmp_path / f"model{suffix}")
+    params = _tiny_store(tmp_path / "store")
+    with np.load(tmp_path / "store" / "chunk_00000.npz") as f:
+        chunk = {k: f[k] for k in f.files}
+    chunk["ell"], chunk["spectra"] = chunk["ell"][:999], chunk["spectra"][..., :999]
+    np.savez(tmp_path / "store" / "chunk_00000.npz", **chunk)  # a store to ell = 1000
+    cfg = copy.deepcopy(BASE)
+    cfg["data"]["box"] = _sample_box(params)
+    cfg["output"]["path"] = "model"
+    with caplog.at_level("WARNING", logger="cosmoemu.emulator._trainconfig"):
+        train_from_config(cfg, progress=False)
+    assert f"'{tmp_path / 'model'}' holds a model of" in caplog.text
+    assert "ell (2507); it will be replaced by one of" in caplog.text and "ell (999)" in caplog.text

@@ -534,6 +534,7 @@ def train_from_config(
         y = y[..., cols]
         axes[-1] = (axes[-1][0], np.asarray(data.outputs), axes[-1][2])
     modes = np.asarray(axes[-1][1])
+    _warn_if_replacing_a_different_model(cfg.output.path, ds.param_names, axes)
 
     emu = cfg.emulator
     sigma = None
@@ -615,6 +616,27 @@ def _check_output(path: Path, overwrite_package: bool) -> None:
     except OSError as err:
         raise ConfigError("output.path", f"cannot write to '{parent}': "
                                          f"{err.strerror or err}; choose a writable path") from err
+
+
+def _warn_if_replacing_a_different_model(path: Path, names: Sequence[str],
+                                         axes: Sequence[tuple[str, Any, str]]) -> None:
+    """Say so before training when ``path`` holds a model with other inputs or outputs (e.g.
+    a shipped model to ell = 2508 about to be replaced by one trained to ell = 1000)."""
+    from ._io import model_paths, read_emulator
+
+    if not all(f.is_file() for f in model_paths(path)):
+        return
+    try:
+        old = read_emulator(path)
+    except ValueError:
+        return
+    new_axes = [(str(a[0]), len(a[1])) for a in axes]
+    old_axes = [(a.name, len(a)) for a in old.axes]
+    if tuple(old.parameters) != tuple(names) or old_axes != new_axes:
+        log.warning(
+            "'%s' holds a model of %s -> %s; it will be replaced by one of %s -> %s",
+            path, ", ".join(old.parameters), ", ".join(f"{n} ({k})" for n, k in old_axes),
+            ", ".join(names), ", ".join(f"{n} ({k})" for n, k in new_axes))
 
 
 def _region(value: Any, ds: Any) -> Mapping[str, Any] | None:
