@@ -110,3 +110,32 @@ def test_sandbox_messages_are_data_not_pickles():
     for key in ("spectra", "derived"):
         assert payload[key].dtype == msg[1][key].dtype
         np.testing.assert_array_equal(payload[key], msg[1][key])
+
+
+def test_missing_chunks_are_warned_with_count_and_names(toy_config, caplog):
+    """A deleted chunk opened silently with fewer samples."""
+    cfg = toy_config()
+    generate(cfg, workers=1, progress=False)
+    root = Path(cfg["output"])
+    (root / "chunk_00005.npz").unlink()  # rows 5..9
+    (root / "chunk_00020.npz").unlink()  # rows 20..23, the last chunk
+    with caplog.at_level("WARNING", logger="cosmoemu.data._store"):
+        store = open_store(root)
+    assert len(store) == 24 - 9
+    assert store.missing_chunks == ("chunk_00005.npz", "chunk_00020.npz")
+    assert ("9 design rows are in no chunk (missing chunk_00005.npz, chunk_00020.npz)"
+            in caplog.text)
+    np.testing.assert_array_equal(store.missing_rows(), [5, 6, 7, 8, 9, 20, 21, 22, 23])
+    assert store.box == {"a": (0.0, 1.0), "b": (0.0, 1.0), "c": (-1.0, 1.0)}  # the design's
+    assert store.fingerprint().startswith("design:")
+
+
+def test_corrupt_chunk_error_names_the_file(toy_config):
+    from cosmoemu.data import StoreError
+
+    cfg = toy_config()
+    generate(cfg, workers=1, progress=False)
+    bad = Path(cfg["output"]) / "chunk_00010.npz"
+    bad.write_bytes(bad.read_bytes()[:300])
+    with pytest.raises(StoreError, match=r"chunk '.*chunk_00010\.npz' is unreadable \(Bad"):
+        open_store(cfg["output"])

@@ -24,6 +24,7 @@ from cosmoemu.emulator import (
     save_emulator,
     train_emulator,
 )
+from cosmoemu.emulator._io import _manifest_hash
 from cosmoemu.emulator._trainconfig import train_from_config
 from cosmoemu.emulator._validate import validate_emulators
 
@@ -132,6 +133,7 @@ def test_round_trip_is_bit_exact_and_shapes_are_checked(result, saved, tmp_path)
         ("z", "", 4), ("k", "1/Mpc", 24)]
     bad = copy.deepcopy(manifest)
     bad["axes"][0]["values"] = bad["axes"][0]["values"][:3]  # 3 x 24 != the 96 outputs
+    bad["manifest_sha256"] = _manifest_hash(bad)  # as if written so: the shapes are checked
     for suffix in (".npz", ".json"):
         (tmp_path / f"m{suffix}").write_bytes(saved.with_name("toy_pk" + suffix).read_bytes())
     (tmp_path / "m.json").write_text(json.dumps(bad))
@@ -166,8 +168,9 @@ def test_validate_reports_bands_per_z(saved, tmp_path):
         assert want[0] < 2e-2 and want[2] < 0.1  # the 68 % and 99 % bands over k
 
 
-def test_cosmoemu_train_records_the_stores_axes_and_quantity(tmp_path):
+def test_cosmoemu_train_records_the_stores_axes_and_quantity(tmp_path, monkeypatch):
     """Smoke test of a config on a 2-D product (accuracy is tested above)."""
+    monkeypatch.chdir(tmp_path)  # relative paths in a config are relative to the working dir
     write_store(tmp_path / "store", sample(60, seed=8))
     cfg = {
         "data": {"store": "store", "quantity": "pk_lin", "box": {k: list(v)

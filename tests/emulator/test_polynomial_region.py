@@ -24,6 +24,7 @@ from cosmoemu.emulator import (
     save_emulator,
     train_emulator,
 )
+from cosmoemu.emulator._io import _manifest_hash
 from cosmoemu.emulator._trainconfig import parse_train_config
 
 K = np.linspace(0.0, 1.0, 40)
@@ -116,6 +117,10 @@ def test_region_and_degree_survive_save_and_load(poly, tmp_path):
     manifest = json.loads((tmp_path / "poly.json").read_text())
     manifest["region"]["covariance"][0][0] = -1.0
     (tmp_path / "poly.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelFileError, match="changed after it was written"):
+        read_emulator(tmp_path / "poly")
+    manifest["manifest_sha256"] = _manifest_hash(manifest)  # as if written so: still checked
+    (tmp_path / "poly.json").write_text(json.dumps(manifest))
     with pytest.raises(ModelFileError, match="positive definite"):
         read_emulator(tmp_path / "poly")
 
@@ -127,12 +132,12 @@ def test_lstsq_refuses_what_it_cannot_fit():
         train_emulator(x, y, parameters=NAMES, hidden=(8,), solver="lstsq", progress=False)
     with pytest.raises(ValueError, match="rank-deficient"):  # 19 cubic terms + 1 > 27 rows
         train_emulator(x[:12], y[:12], parameters=NAMES, hidden=(), input_degree=3,
-                       solver="lstsq", val_fraction=0.1, progress=False)
+                       solver="lstsq", val_fraction=0.1, box=BOX, progress=False)
     with pytest.raises(ValueError, match="positive definite"):
         bad = copy.deepcopy(REGION)
         bad["covariance"] = [[1, 0, 0], [0, -1, 0], [0, 0, 1]]
         train_emulator(x, y, parameters=NAMES, hidden=(), input_degree=2, solver="lstsq",
-                       region=bad, progress=False)
+                       region=bad, box=BOX, progress=False)
 
 
 @pytest.mark.parametrize(

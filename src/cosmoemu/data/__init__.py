@@ -27,7 +27,7 @@ from ._request import (
     QUANTITIES,
     Request,
 )
-from ._store import Store, open_store
+from ._store import Store, StoreError, open_store
 from ._toy import ToyBackend, toy_outputs
 
 __all__ = [
@@ -47,6 +47,7 @@ __all__ = [
     "Request",
     "RunSummary",
     "Store",
+    "StoreError",
     "ToyBackend",
     "backend_names",
     "default_workers",

@@ -28,13 +28,17 @@ def generate(
     \b
     Re-running the same command resumes: finished chunks are kept and only missing samples
     are computed. Failed cosmologies are recorded in the store (failures.jsonl) and do not
-    stop the run; the exit code is non-zero only for a bad config or output path.
-    Examples: examples/generate_quick.yaml (a minute), examples/generate_lcdm_cmb.yaml.
+    stop the run; the exit code is non-zero only for a bad config, output path or executor,
+    or when another run is writing the same store (it holds STORE/.lock).
+    Examples: examples/generate_quick.yaml (32 cosmologies, ~10 s each per core),
+    examples/generate_lcdm_cmb.yaml.
     """
     import signal
 
     from .._errors import ConfigError
+    from ._executors import ExecutorUnavailable
     from ._generate import generate as run
+    from ._lock import StoreLocked
 
     def _terminate(signum: int, frame: object) -> None:  # batch systems send SIGTERM first
         raise KeyboardInterrupt(f"signal {signum}")
@@ -43,8 +47,13 @@ def generate(
     try:
         summary = run(config, kind=executor, address=address, workers=workers,
                       retry_failed=retry_failed, progress=not no_progress)
-    except (ConfigError, FileNotFoundError) as err:
+    except (ConfigError, FileNotFoundError, StoreLocked) as err:
         raise click.ClickException(str(err)) from err
+    except ExecutorUnavailable as err:  # from --executor / --address: name the option
+        option = (f"--executor {executor}" if err.setting == "executor" and executor
+                  else f"--address {address}" if err.setting == "address" and address
+                  else None)
+        raise click.ClickException(f"{option}: {err}" if option else str(err)) from err
     except KeyboardInterrupt:
         click.echo("interrupted: finished chunks are kept; run the same command to resume",
                    err=True)

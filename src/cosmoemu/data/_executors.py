@@ -8,7 +8,9 @@ executor you built yourself. A task drives one sandbox process (``OMP_NUM_THREAD
   sandbox process.
 * ``dask``: ``distributed.Client(address).get_executor()``; without an address a
   ``LocalCluster`` of ``workers`` single-thread workers in this process. On a cluster, start
-  workers with ``--nthreads`` = cores (each thread drives one sandbox).
+  workers with ``--nthreads`` = cores (each thread drives one sandbox). Dask's own log lines
+  (``distributed.*``, INFO by Dask's default) follow cosmoemu's log level while the executor is
+  open: WARNING unless asked (``cosmoemu -v generate ...``).
 * ``mpi``: ``mpi4py.futures.MPIPoolExecutor``; run as
   ``mpiexec -n N python -m mpi4py.futures -m cosmoemu generate CONFIG --executor mpi``.
 """
@@ -16,14 +18,48 @@ executor you built yourself. A task drives one sandbox process (``OMP_NUM_THREAD
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 
-from .._errors import ConfigError
 from ._sandbox import close_all
 
-__all__ = ["open_executor", "default_workers"]
+__all__ = ["open_executor", "default_workers", "ExecutorUnavailable"]
+
+
+class ExecutorUnavailable(ValueError):
+    """An executor kind that cannot run here (a missing optional package, a bad address).
+
+    The message says what to install or change; it names no config field, since the kind may
+    come from the command line (``--executor``) as well as from ``execution.executor``.
+
+    Args:
+        setting: ``"executor"`` or ``"address"``, the setting at fault.
+        message: what is wrong and what to do.
+    """
+
+    def __init__(self, setting: str, message: str) -> None:
+        self.setting = setting
+        super().__init__(message)
+
+
+@contextlib.contextmanager
+def _dask_logs_follow_ours() -> Iterator[None]:
+    """Set Dask's loggers to cosmoemu's level (WARNING unless ``-v``) and restore them after."""
+    level = logging.getLogger("cosmoemu").getEffectiveLevel()
+    loggers = [logging.getLogger("distributed")]
+    loggers += [lg for name, lg in logging.root.manager.loggerDict.items()
+                if isinstance(lg, logging.Logger) and name.startswith("distributed.")
+                and lg.level != logging.NOTSET]
+    saved = [(lg, lg.level) for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(level)
+    try:
+        yield
+    finally:
+        for lg, old in saved:
+            lg.setLevel(old)
 
 
 def default_workers() -> int:
@@ -46,11 +82,15 @@ def open_executor(
         workers: task slots (``local``, a Dask ``LocalCluster``, MPI's ``max_workers``).
 
     Raises:
-        ConfigError: an unknown kind, an address for a kind that takes none, or a missing
-            optional package (``distributed``, ``mpi4py``).
+        ExecutorUnavailable: an unknown kind, an address for a kind that takes none, a missing
+            optional package (``distributed``, ``mpi4py``) or an unreachable scheduler; the
+            caller names where the setting came from (:func:`cosmoemu.data.generate` names the
+            config field or the argument).
     """
     if address is not None and kind != "dask":
-        raise ConfigError("execution.address", f"only used with executor 'dask', got '{kind}'")
+        raise ExecutorUnavailable(
+            "address", f"a scheduler address is only used with executor 'dask', got executor "
+                       f"'{kind}'")
     if kind == "local":
         n = workers or default_workers()
         pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="cosmoemu-worker")
@@ -66,8 +106,10 @@ def open_executor(
         try:
             from mpi4py.futures import MPIPoolExecutor
         except ImportError as err:
-            raise ConfigError(
-                "execution.executor", "executor 'mpi' needs mpi4py: pip install 'cosmoemu[mpi]'"
+            raise ExecutorUnavailable(
+                "executor",
+                "executor 'mpi' needs mpi4py: pip install 'cosmoemu[mpi]', then run under "
+                "mpiexec -n N python -m mpi4py.futures -m cosmoemu generate CONFIG --executor mpi",
             ) from err
         pool = MPIPoolExecutor(max_workers=workers)
         try:
@@ -76,8 +118,8 @@ def open_executor(
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
     else:
-        raise ConfigError("execution.executor",
-                          f"got {kind!r}; allowed values: local, dask, mpi")
+        raise ExecutorUnavailable("executor",
+                                  f"unknown executor {kind!r}; allowed values: local, dask, mpi")
 
 
 @contextlib.contextmanager
@@ -85,10 +127,11 @@ def _dask(address: str | None, workers: int | None) -> Iterator[tuple[Executor, 
     try:
         from distributed import Client, LocalCluster
     except ImportError as err:
-        raise ConfigError(
-            "execution.executor", "executor 'dask' needs distributed: pip install 'cosmoemu[dask]'"
+        raise ExecutorUnavailable(
+            "executor", "executor 'dask' needs distributed: pip install 'cosmoemu[dask]'"
         ) from err
     with contextlib.ExitStack() as stack:
+        stack.enter_context(_dask_logs_follow_ours())
         if address is None:
             cluster = stack.enter_context(LocalCluster(
                 n_workers=workers or default_workers(), threads_per_worker=1, processes=False,
@@ -99,8 +142,8 @@ def _dask(address: str | None, workers: int | None) -> Iterator[tuple[Executor, 
             try:
                 client = stack.enter_context(Client(address, timeout="30s"))
             except OSError as err:
-                raise ConfigError("execution.address",
-                                  f"cannot reach a Dask scheduler at '{address}': {err}") from err
+                raise ExecutorUnavailable(
+                    "address", f"cannot reach a Dask scheduler at '{address}': {err}") from err
         n = sum(client.nthreads().values()) or 1
         executor = client.get_executor(pure=False)
         try:

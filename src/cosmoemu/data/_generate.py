@@ -8,9 +8,10 @@ chunks in flight; running the same command again computes only what is missing.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import (
     FIRST_COMPLETED,
     BrokenExecutor,
@@ -25,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from .._errors import ConfigError
 from ._design import make_design
 from ._genconfig import GenerateConfig, load_config, parse_config
 from ._tasks import ChunkResult, ChunkTask, TaskCancelled, cancel_tasks, run_chunk
@@ -126,30 +128,29 @@ def generate(
         A :class:`RunSummary` (failed cosmologies are counted there, never raised).
 
     Raises:
-        ConfigError: a bad config or output path, found before any Boltzmann call.
+        ConfigError: a bad config or output path, found before any Boltzmann call; an
+            executor setting of the config that cannot work (naming ``execution.*``).
+        ExecutorUnavailable: the same for ``kind``/``address`` given as arguments (the CLI's
+            ``--executor``/``--address``).
+        StoreLocked: another run is writing the same store (its PID and host are named).
     """
-    from ._executors import open_executor
-
     cfg = _as_config(config)
     t0 = time.monotonic()
     params, region = make_design(cfg.box, cfg.designs)
-    writer = StoreWriter(cfg, params, region)
-    pending = writer.pending(retry_failed=retry_failed)
-    stats = {"computed": 0, "failed": 0, "seconds": 0.0}
-    slots = workers or cfg.execution.get("workers")
-    if pending:
-        log.info("%d samples in %d chunks to compute", sum(len(r) for _, r in pending),
-                 len(pending))
-        if executor is not None:
-            _run(cfg, writer, pending, executor, slots or 4, stats, progress)
-        else:
-            with open_executor(
-                kind or cfg.execution.get("executor", "local"),
-                address=address or cfg.execution.get("address"), workers=slots,
-            ) as (pool, slots):
-                _run(cfg, writer, pending, pool, slots, stats, progress)
-    n_failed = writer.write_failures()
-    done = writer.scan()
+    with StoreWriter(cfg, params, region) as writer:
+        pending = writer.pending(retry_failed=retry_failed)
+        stats = {"computed": 0, "failed": 0, "seconds": 0.0}
+        slots = workers or cfg.execution.get("workers")
+        if pending:
+            log.info("%d samples in %d chunks to compute", sum(len(r) for _, r in pending),
+                     len(pending))
+            if executor is not None:
+                _run(cfg, writer, pending, executor, slots or 4, stats, progress)
+            else:
+                with _executor(cfg, kind, address, slots) as (pool, slots):
+                    _run(cfg, writer, pending, pool, slots, stats, progress)
+        n_failed = writer.write_failures()
+        done = writer.scan()
     n_ok = int(sum(int(ok.sum()) for ok in done.values()))
     n_present = int(sum(len(ok) for ok in done.values()))
     return RunSummary(
@@ -158,6 +159,25 @@ def generate(
         failed_now=stats["failed"], wall_seconds=time.monotonic() - t0,
         backend_seconds=stats["seconds"], workers=slots or 0,
     )
+
+
+@contextlib.contextmanager
+def _executor(cfg: GenerateConfig, kind: str | None, address: str | None,
+              workers: int | None) -> Iterator[tuple[Executor, int]]:
+    """The executor; a setting that cannot work is reported where it came from: the config
+    field (``execution.executor``/``execution.address``) or, as given, the argument."""
+    from ._executors import ExecutorUnavailable, open_executor
+
+    given = {"executor": kind is not None, "address": address is not None}
+    try:
+        with open_executor(kind or cfg.execution.get("executor", "local"),
+                           address=address or cfg.execution.get("address"),
+                           workers=workers) as pair:
+            yield pair
+    except ExecutorUnavailable as err:  # raised while opening (the run raises none)
+        if given.get(err.setting, True):
+            raise
+        raise ConfigError(f"execution.{err.setting}", str(err)) from err
 
 
 def _run(

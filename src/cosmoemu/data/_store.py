@@ -5,6 +5,10 @@ chunk keys but no manifest (everything is inferred from the chunks). Nothing rea
 set at once: :meth:`Store.iter_chunks` yields one chunk at a time, and :meth:`Store.load`
 reads one quantity, optionally into a caller's array (e.g. ``np.memmap``).
 
+An unreadable chunk raises :class:`StoreError` naming the file. A store with design rows in no
+chunk (an unfinished run, or a deleted chunk) opens with a warning that gives the count and the
+missing file names (:attr:`Store.missing_chunks`); only the present samples are read.
+
 Example::
 
     store = open_store("cmb_lcdm_camb")
@@ -16,7 +20,11 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
+import logging
+import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,10 +33,40 @@ from typing import Any
 import numpy as np
 
 from .._errors import unknown_name_message
-from ._layout import MANIFEST, list_chunks
+from ._layout import MANIFEST, chunk_path, list_chunks
 from ._request import PK_QUANTITIES
 
-__all__ = ["Store", "open_store"]
+__all__ = ["Store", "StoreError", "open_store"]
+
+log = logging.getLogger(__name__)
+
+
+class StoreError(ValueError):
+    """A store's file is unreadable (corrupt, truncated) or inconsistent with the others."""
+
+
+@contextlib.contextmanager
+def _open_chunk(path: Path) -> Iterator[Any]:
+    """``np.load`` of a chunk; a corrupt or truncated file raises :class:`StoreError` naming it."""
+    try:
+        f = np.load(path, allow_pickle=False)
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as err:
+        raise StoreError(_corrupt(path, err)) from err
+    try:
+        with f:
+            yield f
+    except (zipfile.BadZipFile, EOFError, OSError) as err:
+        raise StoreError(_corrupt(path, err)) from err
+    except ValueError as err:
+        if "zip" in str(err).lower() or "pickle" in str(err).lower():
+            raise StoreError(_corrupt(path, err)) from err
+        raise
+
+
+def _corrupt(path: Path, err: BaseException) -> str:
+    return (f"chunk '{path}' is unreadable ({type(err).__name__}: {err}): the file is corrupt "
+            "or truncated. Move it aside and run the same `cosmoemu generate` command again to "
+            "recompute its rows.")
 
 
 @dataclass(frozen=True)
@@ -44,7 +82,8 @@ def open_store(path: str | Path) -> Store:
 
     Raises:
         FileNotFoundError: no such directory.
-        ValueError: the directory holds neither chunks nor a manifest, or its chunks disagree.
+        StoreError: a chunk is unreadable (the message names it) or disagrees with the others.
+        ValueError: the directory holds neither chunks nor a manifest.
     """
     return Store(path)
 
@@ -67,7 +106,10 @@ class Store:
         self._chunks: list[_Chunk] = []
         meta: dict[str, np.ndarray] = {}
         for start, cpath in list_chunks(self.path):
-            with np.load(cpath, allow_pickle=False) as f:
+            with _open_chunk(cpath) as f:
+                if "params" not in f.files:
+                    raise StoreError(f"chunk '{cpath}' holds no 'params' array: it is not a "
+                                     "cosmoemu chunk")
                 n = len(f["params"])
                 ok = f["ok"] if "ok" in f.files else np.ones(n, bool)
                 here = {k: f[k] for k in ("names", "order", "ell", "derived_names", "k", "z")
@@ -79,7 +121,7 @@ class Store:
             else:
                 for k, v in meta.items():
                     if k not in here or not np.array_equal(here[k], v):
-                        raise ValueError(f"{cpath.name}: '{k}' differs from the first chunk's")
+                        raise StoreError(f"{cpath}: '{k}' differs from the first chunk's")
             self._chunks.append(_Chunk(cpath, start, n, np.flatnonzero(ok)))
         if not self._chunks:
             if self.manifest is None:
@@ -88,6 +130,43 @@ class Store:
         self._meta = meta
         counts = [len(c.valid) for c in self._chunks]
         self._offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        self.missing_chunks: tuple[str, ...] = ()
+        gaps = self._gaps()
+        if gaps:
+            n_rows = sum(b - a for a, b in gaps)
+            self.missing_chunks = tuple(self._gap_names(gaps))
+            shown = ", ".join(self.missing_chunks[:8]) + (
+                f" and {len(self.missing_chunks) - 8} more" if len(self.missing_chunks) > 8
+                else "")
+            log.warning(
+                "store '%s' is incomplete: %d design rows are in no chunk (missing %s). Only "
+                "the %d samples present are used; run the `cosmoemu generate` command that made "
+                "it again to compute the rest.", self.path, n_rows, shown, self.n_samples)
+
+    def _gaps(self) -> list[tuple[int, int]]:
+        """``[start, stop)`` design-row ranges in no chunk (only those between chunks, and
+        before the first, when the store has no manifest to say how many rows it should have)."""
+        gaps, row = [], 0
+        for c in self._chunks:
+            if c.start > row:
+                gaps.append((row, c.start))
+            row = max(row, c.start + c.n)
+        if self.manifest is not None:
+            total = int(self.manifest["design"]["n_samples"])
+            if total > row:
+                gaps.append((row, total))
+        return gaps
+
+    def _gap_names(self, gaps: list[tuple[int, int]]) -> list[str]:
+        size = (int(self.manifest["chunk_size"]) if self.manifest is not None
+                else self._chunks[0].n if self._chunks else 0)
+        names = []
+        for a, b in gaps:
+            if size and a % size == 0 and (b % size == 0 or self.manifest is not None):
+                names += [chunk_path(self.path, s).name for s in range(a, b, size)]
+            else:
+                names.append(f"rows {a}..{b - 1}")
+        return names
 
     @staticmethod
     def _meta_from_manifest(m: dict[str, Any]) -> tuple[dict[str, np.ndarray], set[str]]:
@@ -129,6 +208,29 @@ class Store:
             out.append("derived")
         out += [q for q in PK_QUANTITIES if q in self._keys]
         return tuple(out)
+
+    @property
+    def box(self) -> dict[str, tuple[float, float]] | None:
+        """The design box ``{name: (low, high)}`` the samples were drawn from (recorded by
+        ``cosmoemu generate``), or None for a store without a manifest. Pass it as
+        ``train_emulator(..., box=store.box)``."""
+        if self.manifest is None:
+            return None
+        p = self.manifest["parameters"]
+        return {str(n): (float(lo), float(hi))
+                for n, lo, hi in zip(p["names"], p["low"], p["high"], strict=True)}
+
+    def fingerprint(self) -> str:
+        """An identity of the store's samples, recorded by ``cosmoemu train`` so that
+        ``cosmoemu validate`` can tell the training store: the design's sha256 for a store
+        with a manifest, else the sha256 of the present samples' design rows and parameters."""
+        if self.manifest is not None:
+            return "design:" + str(self.manifest["design"]["sha256"])
+        h = hashlib.sha256()
+        h.update(json.dumps(self.param_names).encode())
+        h.update(np.ascontiguousarray(self.design_rows, np.int64).tobytes())
+        h.update(np.ascontiguousarray(self.params(), np.float64).tobytes())
+        return "samples:" + h.hexdigest()
 
     @property
     def redshifts(self) -> np.ndarray | None:
@@ -192,7 +294,7 @@ class Store:
 
     def _read(self, chunk: _Chunk, keys: Sequence[str]) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
-        with np.load(chunk.path, allow_pickle=False) as f:
+        with _open_chunk(chunk.path) as f:
             spectra = None
             order = [str(o) for o in self._meta.get("order", ())]
             for q in keys:
@@ -303,7 +405,7 @@ class Store:
         """Failed rows: ``{"row": design row, "params": {name: value}, "error": message}``."""
         out = []
         for chunk in self._chunks:
-            with np.load(chunk.path, allow_pickle=False) as f:
+            with _open_chunk(chunk.path) as f:
                 if "ok" not in f.files or f["ok"].all():
                     continue
                 ok, err, params = f["ok"], f["error"], f["params"]

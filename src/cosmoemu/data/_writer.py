@@ -4,10 +4,14 @@ Resuming: the manifest of an existing store must describe the same run (paramete
 values, design, backend and its version, settings, request, chunk size, dtype); then every chunk
 already on disk is kept and only the missing chunks are computed. Failed rows are recomputed
 only on request (``retry_failed``).
+
+A writer holds the store's lock (:mod:`._lock`) from creation to :meth:`StoreWriter.close`, so
+a second ``cosmoemu generate`` on the same store refuses instead of computing everything again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import importlib.metadata
@@ -34,6 +38,7 @@ from ._layout import (
     save_npz,
     write_atomic,
 )
+from ._lock import store_lock
 from ._tasks import ChunkResult
 
 __all__ = ["StoreWriter", "SCHEMA_VERSION"]
@@ -71,6 +76,7 @@ class StoreWriter:
 
     Raises:
         ConfigError: the output path is not writable, is not a store, or holds a different run.
+        StoreLocked: another run is writing the store.
     """
 
     def __init__(self, cfg: GenerateConfig, params: np.ndarray, region: np.ndarray) -> None:
@@ -78,6 +84,26 @@ class StoreWriter:
         self.root = Path(cfg.output)
         self.starts = list(range(0, len(params), cfg.chunk_size))
         self._check_writable()
+        self._lock = contextlib.ExitStack()
+        self._lock.enter_context(store_lock(self.root))
+        try:
+            self._open()
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Release the store's lock (the writer writes nothing more)."""
+        self._lock.close()
+
+    def __enter__(self) -> StoreWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _open(self) -> None:
+        cfg, params, region = self.cfg, self.params, self.region
         self.manifest = self._manifest()
         existing = self.root / MANIFEST
         if existing.exists():

@@ -5,7 +5,13 @@ from .._fitting import TrainingError
 from ._axes import Axis
 from ._cosmopower import RestrictedUnpickler, UnsafePickleError, import_cosmopower
 from ._emulator import POLICIES, Emulator, make_emulator
-from ._io import SCHEMA_VERSION, ModelFileError, read_emulator, save_emulator
+from ._io import (
+    SCHEMA_VERSION,
+    ModelFileError,
+    add_manifest_checksum,
+    read_emulator,
+    save_emulator,
+)
 from ._network import (
     ACTIVATIONS,
     MLP,
@@ -37,6 +43,7 @@ __all__ = [
     "PCA",
     "POLICIES",
     "SCHEMA_VERSION",
+    "add_manifest_checksum",
     "Affine",
     "Axis",
     "Emulator",

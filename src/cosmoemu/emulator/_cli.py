@@ -14,17 +14,25 @@ import click
     help="Use this data store instead of the config's data.store.",
 )
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
-def train(config: str, store: str | None, no_progress: bool) -> None:
+@click.option("--overwrite-package", is_flag=True,
+              help="Allow output.path inside the installed cosmoemu package (replaces a shipped "
+                   "model); refused without it.")
+def train(config: str, store: str | None, no_progress: bool, overwrite_package: bool) -> None:
     """Train an emulator from CONFIG (YAML: data, emulator, error_model, training, output).
 
-    Re-running with `training.checkpoint` set resumes an interrupted run.
+    Relative paths in CONFIG (data.store, output.path, training.checkpoint) are relative to
+    the working directory; the config is checked, and the box compared with the store's
+    design, before any training. Re-running with `training.checkpoint` set resumes an
+    interrupted run.
     """
     from .._errors import ConfigError
+    from ..data import StoreError
     from ._trainconfig import train_from_config
 
     try:
-        result = train_from_config(config, progress=not no_progress, store=store)
-    except (ConfigError, FileNotFoundError) as err:
+        result = train_from_config(config, progress=not no_progress, store=store,
+                                   overwrite_package=overwrite_package)
+    except (ConfigError, StoreError, FileNotFoundError) as err:
         raise click.ClickException(str(err)) from err
     emu = result.emulator
     tr = emu.metadata["training"]

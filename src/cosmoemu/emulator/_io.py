@@ -7,6 +7,16 @@ SHA-256 of the npz so a corrupt or swapped file is caught. Loading runs nothing 
 it reads numbers and strings, rebuilds known types and checks that the arrays chain to the
 axes' shape.
 
+Checksums: ``npz_sha256`` is the SHA-256 of the npz file, and ``manifest_sha256`` the SHA-256 of
+the manifest itself in canonical form (:func:`canonical_manifest`: every field but
+``manifest_sha256``, keys sorted, no whitespace), which contains ``npz_sha256``: together they
+cover the arrays and every field of the JSON (box, axes, transforms...). Loading checks both, so
+an edited box or axis is refused instead of being believed. They guard against accidents (a
+hand edit, a file of another model, a truncated copy), not against someone who recomputes them.
+Files written before ``manifest_sha256`` existed (schema 1, or 2 without it)
+still load, with a warning that their manifest is unchecked; :func:`add_manifest_checksum`
+(after checking the npz) or re-saving upgrades them.
+
 Schema versions:
 
 - 2 (written now): ``"quantity": {"name", "units"}`` (``null`` when never given) and
@@ -22,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import zipfile
 from pathlib import Path
@@ -33,7 +44,17 @@ from ._emulator import Emulator, make_emulator
 from ._network import ACTIVATIONS, MLP
 from ._transforms import Affine, transform_from_spec
 
-__all__ = ["save_emulator", "read_emulator", "ModelFileError", "SCHEMA_VERSION", "model_paths"]
+__all__ = [
+    "save_emulator",
+    "read_emulator",
+    "ModelFileError",
+    "SCHEMA_VERSION",
+    "model_paths",
+    "canonical_manifest",
+    "add_manifest_checksum",
+]
+
+log = logging.getLogger(__name__)
 
 FORMAT = "cosmoemu-emulator"
 SCHEMA_VERSION = 2
@@ -57,6 +78,21 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+MANIFEST_HASH = "manifest_sha256"
+
+
+def canonical_manifest(manifest: dict[str, Any]) -> bytes:
+    """The bytes ``manifest_sha256`` is computed on: every field but ``manifest_sha256``, as
+    JSON with sorted keys, no whitespace and ASCII escapes (floats as Python's shortest repr)."""
+    body = {k: v for k, v in manifest.items() if k != MANIFEST_HASH}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+                      allow_nan=False).encode()
+
+
+def _manifest_hash(manifest: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_manifest(manifest)).hexdigest()
 
 
 def _jsonable(value: Any) -> Any:
@@ -126,6 +162,7 @@ def save_emulator(emulator: Emulator, path: str | os.PathLike, **extra: Any) -> 
         "npz_sha256": _sha256(tmp_npz),
         "metadata": meta,
     }
+    manifest[MANIFEST_HASH] = _manifest_hash(manifest)
     tmp_json = json_path.with_name(json_path.name + ".tmp")
     tmp_json.write_text(json.dumps(manifest, indent=1, sort_keys=False))
     os.replace(tmp_npz, npz_path)
@@ -139,6 +176,59 @@ def _require(manifest: dict[str, Any], key: str, where: Path) -> Any:
     return manifest[key]
 
 
+def _check_manifest_hash(manifest: dict[str, Any], json_path: Path) -> None:
+    recorded = manifest.get(MANIFEST_HASH)
+    if recorded is None:
+        log.warning(
+            "model manifest '%s' carries no %s (written before manifests were checksummed): "
+            "its box, axes and transforms are not checked against the arrays. Re-save it "
+            "(save_emulator) or run cosmoemu.emulator.add_manifest_checksum on it to add one.",
+            json_path, MANIFEST_HASH,
+        )
+        return
+    try:
+        actual = _manifest_hash(manifest)
+    except ValueError as err:  # NaN/inf in the JSON
+        raise ModelFileError(f"model manifest '{json_path}' holds a non-finite number: {err}") \
+            from err
+    if recorded != actual:
+        raise ModelFileError(
+            f"model manifest '{json_path}' was changed after it was written (its {MANIFEST_HASH} "
+            "does not match its content): a field such as the box, the axes or a transform was "
+            "edited, so the model cannot be trusted. Restore the original file, or re-train / "
+            "re-save the model with the settings you want."
+        )
+
+
+def add_manifest_checksum(path: str | os.PathLike) -> Path:
+    """Add ``manifest_sha256`` to the manifest of a model written before it existed.
+
+    The npz must match the manifest's ``npz_sha256`` and the model must load. Only the JSON is
+    rewritten, with the new field added and every other field kept as it is (a schema-1 file
+    stays schema 1), so predictions are bit-identical. Use it only on a file you trust: it
+    vouches for the manifest as it stands.
+
+    Args:
+        path: the model's stem, ``.npz`` or ``.json``.
+
+    Returns:
+        The manifest path.
+
+    Raises:
+        ModelFileError: the file does not load, or already has a different checksum.
+    """
+    npz_path, json_path = model_paths(path)
+    read_emulator(path)  # the npz checksum, the shapes, and an existing manifest hash
+    text = json_path.read_text()
+    manifest = json.loads(text)
+    manifest.pop(MANIFEST_HASH, None)
+    manifest[MANIFEST_HASH] = _manifest_hash(manifest)
+    tmp = json_path.with_name(json_path.name + ".tmp")
+    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=False))
+    os.replace(tmp, json_path)
+    return json_path
+
+
 def read_emulator(path: str | os.PathLike) -> Emulator:
     """Load an emulator written by :func:`save_emulator`.
 
@@ -146,8 +236,9 @@ def read_emulator(path: str | os.PathLike) -> Emulator:
         path: the stem, ``STEM.npz`` or ``STEM.json``.
 
     Raises:
-        ModelFileError: missing file, corrupt npz or JSON, checksum mismatch, unknown format or
-            schema version, missing or mis-shaped array.
+        ModelFileError: missing file, corrupt npz or JSON, checksum mismatch (of the npz or of
+            the manifest), unknown format or schema version, missing or mis-shaped array, a box
+            or axes that do not fit the arrays.
     """
     npz_path, json_path = model_paths(path)
     for p in (json_path, npz_path):
@@ -176,6 +267,7 @@ def read_emulator(path: str | os.PathLike) -> Emulator:
             f"'{npz_path}' does not match its manifest (checksum differs): the file is corrupt "
             "or belongs to another model"
         )
+    _check_manifest_hash(manifest, json_path)
     try:
         with np.load(npz_path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
@@ -216,6 +308,11 @@ def read_emulator(path: str | os.PathLike) -> Emulator:
         raise ModelFileError(f"'{json_path}': {err}") from err
     if network.sizes != tuple(net_spec["sizes"]):
         raise ModelFileError(f"network sizes in '{npz_path}' differ from the manifest")
+    parameters = _require(manifest, "parameters", json_path)
+    box = _require(manifest, "box", json_path)
+    if not isinstance(box, dict) or sorted(box) != sorted(parameters):
+        raise ModelFileError(f"'{json_path}': the box must give (low, high) for exactly the "
+                             f"parameters {parameters}, got {box!r}")
     meta = dict(manifest.get("metadata", {}))
     meta["source"] = str(json_path)
     if version == 1:  # one axis, quantity in the metadata (see the module docstring)
@@ -230,8 +327,8 @@ def read_emulator(path: str | os.PathLike) -> Emulator:
             network,
             input_tf,
             outputs,
-            _require(manifest, "parameters", json_path),
-            _require(manifest, "box", json_path),
+            parameters,
+            box,
             None,
             _require(manifest, "kind", json_path),
             axes=axes,

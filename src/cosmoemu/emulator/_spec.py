@@ -10,8 +10,9 @@ Example::
 
     spec = TrainSpec(EmulatorSpec(kind="pca", n_components=32, log10=True),
                      PhaseSpec(stages=(Stage(1e-3, 64), Stage(1e-4, 256))), seed=1)
-    train_emulator(x, y, spec, parameters=names)
-    train_emulator(x, y, parameters=names, kind="pca", n_components=32, log10=True)  # same
+    train_emulator(x, y, spec, parameters=names, box=box)
+    train_emulator(x, y, parameters=names, box=box, kind="pca", n_components=32,
+                   log10=True, stages=(Stage(1e-3, 64), Stage(1e-4, 256)), seed=1)  # same
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
+from .._errors import unknown_name_message
 from .._fitting import FitState, TrainingError
 from ._axes import Axis, as_axes
 from ._emulator import Emulator, make_emulator
@@ -205,6 +206,35 @@ def _flat(name: str, a: Any, n: int, shape: tuple[int, ...]) -> np.ndarray:
     raise ValueError(f"{name} must have shape {shape} or {(n, *shape)}, got {a.shape}")
 
 
+def _box(box: Any, x: np.ndarray, parameters: tuple[str, ...]) -> dict[str, tuple[float, float]]:
+    """The training box, checked: ``{name: (low, high)}`` for exactly ``parameters``."""
+    if box is None:
+        raise ValueError(
+            "box= is required: the box {name: (low, high)} the samples were drawn from (the "
+            "prior or design box; for a store made by `cosmoemu generate`, box=store.box). "
+            "Outside it predict refuses. box='samples' takes the samples' min/max instead, but "
+            "then fresh draws from the same prior fall outside it.")
+    if isinstance(box, str):
+        if box != "samples":
+            raise ValueError(f"box must be a mapping {{name: (low, high)}} or 'samples', got "
+                             f"{box!r}")
+        return {p: (float(x[:, i].min()), float(x[:, i].max()))
+                for i, p in enumerate(parameters)}
+    for name in box:
+        if name not in parameters:
+            raise ValueError("box: " + unknown_name_message("parameter", str(name), parameters))
+    missing = [p for p in parameters if p not in box]
+    if missing:
+        raise ValueError(f"box: no (low, high) for {', '.join(missing)}")
+    out = {}
+    for p in parameters:
+        lo, hi = (float(v) for v in box[p])
+        if not lo < hi:
+            raise ValueError(f"box of '{p}' must have low < high, got [{lo}, {hi}]")
+        out[p] = (lo, hi)
+    return out
+
+
 def _output_axes(y: np.ndarray, modes: Any, mode_label: str, axes: Any) -> tuple[Axis, ...]:
     shape = y.shape[1:]
     if axes is not None:
@@ -236,7 +266,7 @@ def train_emulator(
     axes: Mapping[str, Any] | Sequence[Any] | None = None,
     quantity: str | None = None,
     units: str = "",
-    box: Mapping[str, Sequence[float]] | None = None,
+    box: Mapping[str, Sequence[float]] | str | None = None,
     sigma: np.ndarray | None = None,
     val_indices: Sequence[int] | np.ndarray | None = None,
     init: Emulator | None = None,
@@ -256,10 +286,10 @@ def train_emulator(
     ``optimizer``, ``weight_decay``, ``dtype``) and of ``TrainSpec`` (``val_fraction``,
     ``seed``, ``checkpoint_every``). So these two calls are the same::
 
-        train_emulator(x, y, parameters=names, kind="pca", n_components=32, log10=True,
-                       hidden=(256, 256, 256), seed=0)
+        train_emulator(x, y, parameters=names, box=box, kind="pca", n_components=32,
+                       log10=True, hidden=(256, 256, 256), seed=0)
         train_emulator(x, y, TrainSpec(EmulatorSpec(kind="pca", n_components=32, log10=True,
-                       hidden=(256, 256, 256))), parameters=names)
+                       hidden=(256, 256, 256))), parameters=names, box=box)
 
     Args:
         params: inputs, shape ``(n_samples, n_params)`` in ``parameters`` order.
@@ -275,7 +305,10 @@ def train_emulator(
         quantity: what is emulated (recorded; ``cosmoemu validate`` reads it), e.g. the data
             store's product name ``"pk_nonlin"``.
         units: units of the outputs, e.g. ``"Mpc^3"`` (recorded).
-        box: training box ``{name: (low, high)}``; default: the range of ``params``.
+        box: the box ``{name: (low, high)}`` the samples were drawn from (the prior, the
+            design box: ``store.box`` for a store made by ``cosmoemu generate``); outside it
+            ``predict`` refuses. Required: the samples' own min/max would make fresh draws from
+            the same prior fall outside. ``box="samples"`` takes that range on purpose.
         sigma: error model for ``loss="weighted"``: ``output_shape`` or
             ``(n_samples, *output_shape)`` (e.g. cosmic variance of each training spectrum).
         val_indices: explicit validation rows (instead of ``val_fraction``).
@@ -334,8 +367,7 @@ def train_emulator(
         _check_finite("sigma", sigma)
         if np.any(sigma <= 0):
             raise ValueError("sigma must be > 0 everywhere")
-    if box is None:
-        box = {p: (float(x[:, i].min()), float(x[:, i].max())) for i, p in enumerate(parameters)}
+    box = _box(box, x, parameters)
 
     train_idx, val_idx = _split(n, spec.val_fraction, spec.seed, val_indices)
     info: dict[str, Any] = {}

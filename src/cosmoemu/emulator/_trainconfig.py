@@ -5,6 +5,16 @@ see ``src/cosmoemu/pretrained/configs/*.yaml``. It is parsed once, before any wo
 dataclasses (:class:`TrainConfig`; the ``emulator`` and ``training`` sections become the
 :class:`~cosmoemu.emulator.TrainSpec` that :func:`~cosmoemu.train_emulator` takes, with the
 defaults stated there). A wrong field is named in the error with the allowed values.
+
+Everything that can be checked is checked before any training: the fields (parsing), then,
+once the store is open, the box against the store's design, the output path (writable, and
+never inside the installed package unless ``--overwrite-package``).
+
+Paths: relative paths in a training config (``data.store``, ``training.checkpoint``,
+``output.path``) are relative to the working directory, like the ``output`` of a
+``cosmoemu generate`` config: a store generated in the current directory is found by the same
+name, and the model is written where the command runs (the shipped configs therefore write
+``./lcdm_cmb_tt.npz`` + ``.json``, never over the shipped model).
 """
 
 from __future__ import annotations
@@ -46,6 +56,7 @@ __all__ = [
     "train_from_config",
     "error_model_sigma",
     "apply_mode_weights",
+    "check_box_against_data",
 ]
 
 log = logging.getLogger(__name__)
@@ -65,7 +76,9 @@ class DataSpec:
         outputs: keep only these entries of the last axis (by label), e.g. derived names.
         design_rows: ``[start, stop)`` ranges of design rows to use (the rest is held out).
         max_samples: use at most this many samples.
-        box: the emulator's box ``{name: (low, high)}``; default the store's design box.
+        box: the emulator's box ``{name: (low, high)}``; default the store's design box. It
+            must lie inside the box the samples were drawn from (see
+            :func:`check_box_against_data`).
     """
 
     store: Path
@@ -129,7 +142,8 @@ class TrainConfig:
 
     Attributes:
         raw: the YAML as read (saved in the model's provenance).
-        base_dir: relative paths of the config are relative to this.
+        base_dir: relative paths of the config are relative to this (the working
+            directory for ``cosmoemu train``).
         data: what to train on.
         train: the emulator and the first optimisation phase (sections ``emulator`` and
             ``training``).
@@ -196,7 +210,7 @@ def _parse_data(cfg: Mapping[str, Any], base: Path) -> DataSpec:
     n_max = get(data, "max_samples", int, None, where="data")
     if n_max is not None and n_max < 10:
         raise ConfigError("data.max_samples", f"must be >= 10, got {n_max}")
-    box = get(data, "box", dict, None, where="data")
+    box = _parse_box(get(data, "box", dict, None, where="data"))
     outputs = get(data, "outputs", list, None, where="data")
     return DataSpec(
         store=_resolve(base, get(data, "store", str, where="data")),
@@ -204,9 +218,94 @@ def _parse_data(cfg: Mapping[str, Any], base: Path) -> DataSpec:
         outputs=None if outputs is None else tuple(str(o) for o in outputs),
         design_rows=None if ranges is None else tuple((int(a), int(b)) for a, b in ranges),
         max_samples=n_max,
-        box=None if box is None else {str(k): tuple(float(x) for x in v)
-                                      for k, v in box.items()},
+        box=box,
     )
+
+
+def _parse_box(box: Mapping[str, Any] | None) -> dict[str, tuple[float, float]] | None:
+    """``data.box`` as ``{name: (low, high)}``, each a pair of finite numbers with low < high."""
+    if box is None:
+        return None
+    if not box:
+        raise ConfigError("data.box", "is empty: give {name: [low, high]} for every parameter, "
+                                      "or leave it out to use the store's design box")
+    out = {}
+    for name, value in box.items():
+        field = f"data.box.{name}"
+        ok = (isinstance(value, (list, tuple)) and len(value) == 2
+              and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value))
+        if not ok:
+            raise ConfigError(field, f"must be [low, high] (two numbers), got {value!r}")
+        lo, hi = float(value[0]), float(value[1])
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            raise ConfigError(field, f"must be finite, got [{lo}, {hi}]")
+        if not lo < hi:
+            raise ConfigError(field, f"must have low < high, got [{lo}, {hi}]"
+                              + (" (inverted: swap them)" if lo > hi else ""))
+        out[str(name)] = (lo, hi)
+    return out
+
+
+#: without a recorded design box, a box edge may pass the samples' extreme by this many mean
+#: gaps, range / n (a uniform design of n points leaves a larger gap with probability e^-10)
+BOX_SLACK_GAPS = 10.0
+
+
+def check_box_against_data(
+    box: Mapping[str, tuple[float, float]],
+    names: Sequence[str],
+    x: np.ndarray,
+    design_box: Mapping[str, tuple[float, float]] | None,
+    field: str = "data.box",
+) -> None:
+    """Refuse a box that claims validity where the training data never reach.
+
+    With the store's design box (``cosmoemu generate`` records it), ``box`` must lie inside it;
+    without one, each edge may lie beyond the samples' extreme value by at most
+    ``BOX_SLACK_GAPS`` times the mean gap ``range / n``. A box narrower than the data is fine.
+    A wider box is refused rather than shrunk: the box is the promise the model makes, and a
+    silently different promise from the one written in the config would go unnoticed.
+
+    Args:
+        box: ``{name: (low, high)}`` for exactly ``names``.
+        names: parameter names, the columns of ``x``.
+        x: the store's inputs ``(n, n_params)`` (all its samples: they show the design).
+        design_box: the box the design drew from, or None.
+        field: the config field, for the message.
+
+    Raises:
+        ConfigError: an unknown or missing name, or an edge beyond the data.
+    """
+    for name in box:
+        if name not in names:
+            raise ConfigError(f"{field}.{name}", unknown_name_message("parameter", name, names))
+    missing = [n for n in names if n not in box]
+    if missing:
+        raise ConfigError(field, f"no [low, high] for {', '.join(missing)} (the store's "
+                                 f"parameters are {', '.join(names)})")
+    n = len(x)
+    for i, name in enumerate(names):
+        lo, hi = box[name]
+        if design_box is not None and name in design_box:
+            dlo, dhi = design_box[name]
+            if lo < dlo or hi > dhi:
+                raise ConfigError(
+                    f"{field}.{name}",
+                    f"[{lo:g}, {hi:g}] reaches beyond the store's design box [{dlo:g}, {dhi:g}]: "
+                    "the model would claim validity where it never saw a sample. Narrow it to "
+                    "within the design box, or leave data.box out to use the design box."
+                )
+            continue
+        xmin, xmax = float(x[:, i].min()), float(x[:, i].max())
+        slack = BOX_SLACK_GAPS * (xmax - xmin) / max(n, 1)
+        if lo < xmin - slack or hi > xmax + slack:
+            raise ConfigError(
+                f"{field}.{name}",
+                f"[{lo:g}, {hi:g}] reaches beyond the training samples, which span "
+                f"[{xmin:g}, {xmax:g}] ({n} samples; the store records no design box): the "
+                "model would claim validity where it never saw a sample. Narrow it to the "
+                "range the samples were drawn from."
+            )
 
 
 _EMULATOR_TYPES = {
@@ -219,6 +318,15 @@ _PHASE_TYPES = {"solver": str, "loss": str, "stages": list, "optimizer": str,
 _RUN_TYPES = {"val_fraction": float, "seed": int, "checkpoint_every": int}
 
 
+def _is_number(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    try:
+        return bool(np.isfinite(float(value)))
+    except (TypeError, ValueError):
+        return False
+
+
 def _parse_phase(cfg: Mapping[str, Any], where: str, cls: type[PhaseSpec],
                  allowed: Sequence[str]) -> PhaseSpec:
     kw = _given({k: v for k, v in cfg.items() if k in allowed}, _PHASE_TYPES, where)
@@ -227,13 +335,19 @@ def _parse_phase(cfg: Mapping[str, Any], where: str, cls: type[PhaseSpec],
             raise ConfigError(f"{where}.stages[{i}]", f"must be a mapping, got {st!r}")
         check_keys(st, ("learning_rate", "batch_size", "max_epochs", "patience", "decay",
                         "final"), f"{where}.stages[{i}]")
+        for key in ("learning_rate", "final"):  # YAML reads 1e-3 (no dot) as a string
+            if key in st and not _is_number(st[key]):
+                raise ConfigError(f"{where}.stages[{i}].{key}",
+                                  f"must be a number (e.g. 1.0e-3), got {st[key]!r}")
+        for key in ("batch_size", "max_epochs", "patience"):
+            get(st, key, int, None, where=f"{where}.stages[{i}]")
     with _section(where):
         return cls(**kw)
 
 
 def parse_train_config(cfg: Mapping[str, Any], base_dir: str | os.PathLike = ".") -> TrainConfig:
     """Check a training config and parse it into a :class:`TrainConfig`; relative paths are
-    relative to ``base_dir``.
+    relative to ``base_dir`` (default: the working directory).
 
     Raises:
         ConfigError: naming the field, what arrived and what is allowed.
@@ -357,24 +471,32 @@ def train_from_config(
     *,
     progress: bool = True,
     store: str | os.PathLike | None = None,
+    overwrite_package: bool = False,
 ) -> TrainResult:
     """Train and save the emulator a config describes (the ``cosmoemu train`` command).
 
+    Everything is checked before training: the fields, the quantity and outputs against the
+    store, the box against the store's design box (or its samples), and the output path.
+
     Args:
-        config: path of a YAML file (relative paths in it are relative to the file), or a dict.
+        config: path of a YAML file, or a dict; relative paths in it are relative to the
+            working directory.
         progress: show progress bars.
         store: a data store to use instead of the config's ``data.store``.
+        overwrite_package: allow ``output.path`` inside the installed cosmoemu package (to
+            replace a shipped model on purpose); refused otherwise.
 
     Returns:
         The :class:`~cosmoemu.emulator.TrainResult`; the model is written to ``output.path``.
+
+    Raises:
+        ConfigError: naming the field, before any training.
     """
     from ..data import open_store
 
-    if isinstance(config, Mapping):
-        raw, base = dict(config), Path(".")
-    else:
-        raw, base = load_yaml(config), Path(config).resolve().parent
-    cfg = parse_train_config(raw, base)
+    raw = dict(config) if isinstance(config, Mapping) else load_yaml(config)
+    cfg = parse_train_config(raw, Path.cwd())
+    _check_output(cfg.output.path, overwrite_package)
     data = cfg.data if store is None else dataclasses.replace(cfg.data, store=Path(store))
     ds = open_store(data.store)
     q = data.quantity
@@ -392,6 +514,15 @@ def train_from_config(
     if rows.size < 10:
         raise ConfigError("data", f"only {rows.size} samples selected from '{data.store}'")
     x = ds.params(rows)
+    design_box = ds.box
+    box = data.box if data.box is not None else design_box
+    if box is None:
+        raise ConfigError(
+            "data.box", f"the store '{data.store}' records no design box (it has no "
+            "manifest.json): give data.box: {name: [low, high]} for every parameter, the box "
+            "the samples were drawn from (outside it the model refuses to predict)")
+    # the design's range shows in all the store's samples, not only the selected rows
+    check_box_against_data(box, ds.param_names, ds.params(), design_box)
     y = ds.load(q, rows)
     axes = list(ds.axes(q))
     if data.outputs is not None:
@@ -403,16 +534,7 @@ def train_from_config(
         y = y[..., cols]
         axes[-1] = (axes[-1][0], np.asarray(data.outputs), axes[-1][2])
     modes = np.asarray(axes[-1][1])
-    box = data.box
-    if box is None and ds.manifest is not None:
-        p = ds.manifest["parameters"]
-        box = {n: (lo, hi) for n, lo, hi in zip(p["names"], p["low"], p["high"], strict=True)}
-    if box is not None:
-        missing = [p for p in ds.param_names if p not in box]
-        if missing:
-            raise ConfigError("data.box", f"no box for {missing}")
-    else:
-        log.warning("no box in the config or store manifest: using the range of the samples")
+    _warn_if_replacing_a_different_model(cfg.output.path, ds.param_names, axes)
 
     emu = cfg.emulator
     sigma = None
@@ -429,8 +551,10 @@ def train_from_config(
     provenance = {
         "config": cfg.raw,
         "command": " ".join(shlex.quote(a) for a in sys.argv) if sys.argv else "",
-        "store": str(data.store),
+        "store": str(Path(data.store).resolve()),
+        "store_fingerprint": ds.fingerprint(),
         "design_rows": None if data.design_rows is None else [list(r) for r in data.design_rows],
+        "max_samples": data.max_samples,
         "n_samples": int(rows.size),
     }
     common = {
@@ -464,6 +588,55 @@ def train_from_config(
     )
     result.summary["files"] = [str(f) for f in files]
     return result
+
+
+def _package_dir() -> Path:
+    from .. import __file__ as init_file
+
+    return Path(init_file).resolve().parent
+
+
+def _check_output(path: Path, overwrite_package: bool) -> None:
+    """The model's directory is writable, and outside the installed package unless asked."""
+    target = Path(path).resolve()
+    pkg = _package_dir()
+    if target.is_relative_to(pkg) and not overwrite_package:
+        raise ConfigError(
+            "output.path",
+            f"'{path}' lies inside the installed cosmoemu package ({pkg}): writing there "
+            "replaces a shipped model. Give a path outside it (relative paths are relative "
+            "to the working directory), or pass --overwrite-package (overwrite_package=True) "
+            "to replace the shipped model on purpose.")
+    parent = target.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        probe = parent / f".write-test.{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise ConfigError("output.path", f"cannot write to '{parent}': "
+                                         f"{err.strerror or err}; choose a writable path") from err
+
+
+def _warn_if_replacing_a_different_model(path: Path, names: Sequence[str],
+                                         axes: Sequence[tuple[str, Any, str]]) -> None:
+    """Say so before training when ``path`` holds a model with other inputs or outputs (e.g.
+    a shipped model to ell = 2508 about to be replaced by one trained to ell = 1000)."""
+    from ._io import model_paths, read_emulator
+
+    if not all(f.is_file() for f in model_paths(path)):
+        return
+    try:
+        old = read_emulator(path)
+    except ValueError:
+        return
+    new_axes = [(str(a[0]), len(a[1])) for a in axes]
+    old_axes = [(a.name, len(a)) for a in old.axes]
+    if tuple(old.parameters) != tuple(names) or old_axes != new_axes:
+        log.warning(
+            "'%s' holds a model of %s -> %s; it will be replaced by one of %s -> %s",
+            path, ", ".join(old.parameters), ", ".join(f"{n} ({k})" for n, k in old_axes),
+            ", ".join(names), ", ".join(f"{n} ({k})" for n, k in new_axes))
 
 
 def _region(value: Any, ds: Any) -> Mapping[str, Any] | None:

@@ -9,6 +9,15 @@ beam); for everything else (``pp``, derived parameters, P(k, z), a trace) it is 
 error. Per cosmology the figure of merit is the maximum over all outputs; the report gives its
 percentiles over cosmologies and the 68/95/99 % bands along the last output axis, for each index
 of the other axes (e.g. vs k for each z).
+
+What is compared, and stated in the report:
+
+- the outputs both hold: a store to ell = 1000 checks an emulator to 2508 on ell 2..1000 (the
+  rest is reported as unchecked); no common output at all is an error;
+- the held-out cosmologies: the model's training provenance records the store (its path and
+  fingerprint) and the design rows it trained on; on that store those rows are left out, and the
+  report says how many. Without a record the report says the overlap is unchecked;
+- an incomplete store (missing chunks) is stated with the count.
 """
 
 from __future__ import annotations
@@ -135,31 +144,40 @@ def emulator_errors(
     quantity: str,
     cls_truth: Mapping[str, np.ndarray] | None = None,
     name: str = "",
+    select: Sequence[np.ndarray] | None = None,
 ) -> AccuracyResult:
-    """Errors of ``emu`` on ``params`` against ``truth`` ``(n, *emu.output_shape)``.
+    """Errors of ``emu`` on ``params`` against ``truth``.
 
     Args:
         emu: the emulator.
         params: ``(n, n_params)`` in ``emu.parameters`` order.
-        truth: ``(n, *output_shape)`` true outputs.
+        truth: ``(n, *output_shape)`` true outputs, or ``(n, *selected_shape)`` with ``select``.
         quantity: ``tt``/``te``/``ee`` (metric |Δ|/σ_ℓ), else the relative error.
         cls_truth: true ``tt``, ``te``, ``ee`` (raw C_ell) for σ_ℓ; ``te`` needs all three.
+        select: indices into each of the emulator's output axes, to compare only those outputs
+            (e.g. ell <= 1000 of an emulator to 2508); default all.
     """
     pred = emu.predict_numpy(params)
+    axes = tuple(emu.axes)
+    if select is not None:
+        pred = pred[(slice(None), *np.ix_(*select))]
+        axes = tuple(Axis(a.name, tuple(np.asarray(a.values)[i].tolist()), a.units)
+                     for a, i in zip(axes, select, strict=True))
     if pred.shape != truth.shape:
         raise ValueError(f"{name or quantity}: predictions {pred.shape} and truth "
                          f"{truth.shape} differ in shape")
-    if _metric_of(quantity) == "sigma" and len(emu.output_shape) == 1:
+    modes = np.asarray(axes[-1].values)
+    if _metric_of(quantity) == "sigma" and len(axes) == 1:
         cls = dict(cls_truth or {})
         cls.setdefault(quantity, truth)
-        sigma = cmb_sigma(quantity, np.asarray(emu.modes, float), cls)
+        sigma = cmb_sigma(quantity, np.asarray(modes, float), cls)
         err = np.abs(pred - truth) / sigma
         metric = "sigma"
     else:
         err = np.abs(pred / truth - 1.0)
         metric = "relative"
     return AccuracyResult(
-        name or quantity, quantity, metric, emu.modes, err, np.asarray(params), axes=emu.axes
+        name or quantity, quantity, metric, modes, err, np.asarray(params), axes=axes
     )
 
 
@@ -223,28 +241,92 @@ def _plot(result: AccuracyResult, path: Path, title: str) -> None:
     plt.close(fig)
 
 
-def _select(store_axes: Sequence[tuple[str, np.ndarray, str]], emu: Emulator,
-            name: str) -> tuple[np.ndarray, ...]:
-    """Indices into the store's axes of the emulator's labels (same grid, or a sub-grid)."""
+def _overlap(store_axes: Sequence[tuple[str, np.ndarray, str]], emu: Emulator,
+             name: str) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...], list[str]]:
+    """The outputs both hold: indices into the store's axes, into the emulator's, and a note
+    for each axis the store covers only in part.
+
+    Raises:
+        ValueError: different axes, or an axis with no common value.
+    """
     if len(store_axes) != len(emu.axes):
         raise ValueError(f"'{name}' has outputs ({', '.join(a.name for a in emu.axes)}) but the "
                          f"store's has ({', '.join(a[0] for a in store_axes)})")
-    out = []
-    for (sname, values, _), a in zip(store_axes, emu.axes, strict=True):
-        have = [str(v) for v in np.asarray(values)] if a.array.dtype.kind in "US" else None
-        idx = []
-        for v in a.values:
+    store_idx, emu_idx, notes = [], [], []
+    for (_, values, _), a in zip(store_axes, emu.axes, strict=True):
+        values = np.asarray(values)
+        have = [str(v) for v in values] if a.array.dtype.kind in "US" else None
+        s_i, e_i = [], []
+        for j, v in enumerate(a.values):
             if have is not None:
                 hit = [have.index(str(v))] if str(v) in have else []
             else:
-                hit = np.flatnonzero(np.isclose(np.asarray(values, float), float(v),
-                                                rtol=1e-9, atol=0))
-            if len(hit) == 0:
-                raise ValueError(f"'{name}' has {a.name} = {v!r}, which the store's axis "
-                                 f"'{sname}' lacks")
-            idx.append(int(hit[0]))
-        out.append(np.asarray(idx))
-    return tuple(out)
+                hit = np.flatnonzero(np.isclose(values.astype(float), float(v), rtol=1e-9,
+                                                atol=0))
+            if len(hit):
+                s_i.append(int(hit[0]))
+                e_i.append(j)
+        if not e_i:
+            raise ValueError(
+                f"'{name}' and the store have no {a.name} in common (the emulator's "
+                f"{_span(a.values)}, the store's {_span(values)}): validate on a store "
+                f"generated for the emulator's {a.name}")
+        if len(e_i) < len(a):
+            gone = [v for j, v in enumerate(a.values) if j not in set(e_i)]
+            notes.append(
+                f"{a.name}: the store holds {len(e_i)} of the emulator's {len(a)} values "
+                f"({_span([a.values[j] for j in e_i])}); validated on those only, the other "
+                f"{len(gone)} ({_span(gone)}) are unchecked")
+        store_idx.append(np.asarray(s_i))
+        emu_idx.append(np.asarray(e_i))
+    return tuple(store_idx), tuple(emu_idx), notes
+
+
+def _span(values: Sequence[Any]) -> str:
+    v = list(np.asarray(values).tolist())
+    if len(v) > 3 and all(isinstance(x, (int, float)) for x in v):
+        return f"{_fmt(min(v))}..{_fmt(max(v))}"
+    return ", ".join(_fmt(x) for x in v)
+
+
+def training_rows(emu: Emulator, store: Any) -> tuple[np.ndarray | None, str]:
+    """Which samples of ``store`` trained ``emu``, from its recorded provenance.
+
+    Returns:
+        A boolean mask over the store's samples (None when it cannot be told) and a sentence
+        saying what was checked.
+    """
+    prov = (emu.metadata.get("training") or {}).get("provenance")
+    if not prov or "store" not in prov:
+        return None, ("whether these cosmologies were used in training is unchecked: the model "
+                      "records no training store")
+    fp = prov.get("store_fingerprint")
+    same_fp = fp is not None and fp == store.fingerprint()
+    try:
+        same_path = Path(prov["store"]).resolve() == Path(store.path).resolve()
+    except OSError:
+        same_path = False
+    if not (same_fp or same_path):
+        if fp is None:
+            return None, (f"whether these cosmologies were used in training is unchecked: the "
+                          f"model was trained on '{prov['store']}' and records no fingerprint "
+                          "to tell whether this store is a copy of it")
+        return np.zeros(len(store), bool), (
+            f"held out: the model was trained on another store ('{prov['store']}'; the "
+            "fingerprints differ)")
+    keep = np.ones(len(store), bool)
+    if prov.get("design_rows") is not None:
+        dr = store.design_rows
+        keep[:] = False
+        for lo, hi in prov["design_rows"]:
+            keep |= (dr >= lo) & (dr < hi)
+    used = np.zeros(len(store), bool)
+    used[np.flatnonzero(keep)[: int(prov.get("n_samples", keep.sum()))]] = True
+    rows = ("all its design rows" if prov.get("design_rows") is None
+            else f"design rows {prov['design_rows']}")
+    return used, (f"this is the training store ({'fingerprint' if same_fp else 'path'} "
+                  f"recorded in the model); the {int(used.sum())} samples it trained on "
+                  f"({rows}) are left out")
 
 
 def _timing(emu: Emulator) -> dict[str, float]:
@@ -313,7 +395,12 @@ def validate_emulators(
 
     results, lines = [], []
     lines.append(f"# Emulator accuracy on `{label}`\n")
-    lines.append(f"Data: `{data}`, {len(store)} cosmologies (never used in training).\n")
+    lines.append(f"Data: `{data}`, {len(store)} cosmologies.\n")
+    if store.missing_chunks:
+        lines.append(f"The store is incomplete: {len(store.missing_chunks)} chunk(s) missing "
+                     f"({', '.join(store.missing_chunks[:8])}"
+                     f"{', ...' if len(store.missing_chunks) > 8 else ''}); only the samples "
+                     "present are used.\n")
     for e in emulators:
         emu = load_emulator(e)
         name = Path(str(e)).name
@@ -332,12 +419,26 @@ def validate_emulators(
                 f"emulator '{e}' emulates '{q}', which '{data}' does not "
                 f"hold (it has {', '.join(store.quantities)})"
             )
+        missing = [p for p in emu.parameters if p not in store.param_names]
+        if missing:
+            raise ValueError(f"emulator '{e}' takes {', '.join(missing)}, which '{data}' does "
+                             f"not vary (it has {', '.join(store.param_names)})")
+        store_idx, emu_idx, notes = _overlap(store.axes(q), emu, name)
+        for note in notes:
+            log.warning("%s: %s", name, note)
+        used, provenance_note = training_rows(emu, store)
         cols = [store.param_names.index(p) for p in emu.parameters]
         x = params_all[:, cols]
         inside = np.asarray(emu.in_box(x))
-        if not inside.any():
-            log.warning("no cosmology of '%s' lies inside %s's box or region; %s skipped",
-                        data, name, name)
+        held_out = inside if used is None else inside & ~used
+        if used is not None and used.any():
+            log.info("%s: %s", name, provenance_note)
+        if not held_out.any():
+            why = ("every cosmology inside its box was used to train it" if inside.any()
+                   else "no cosmology lies inside its box or region")
+            log.warning("%s skipped: %s (%s)", name, why, provenance_note)
+            lines.append(f"## {name}\n\nSkipped: {why}. {provenance_note[0].upper()}"
+                         f"{provenance_note[1:]}.\n")
             continue
         if not inside.all():
             log.warning(
@@ -346,14 +447,17 @@ def validate_emulators(
                 len(inside),
                 name,
             )
-        idx = np.ix_(*_select(store.axes(q), emu, name))
-        truth = load(q)[inside][(slice(None), *idx)]
-        cls = {c: load(c)[inside][(slice(None), *idx)] for c in CMB_METRIC
+        idx = np.ix_(*store_idx)
+        truth = load(q)[held_out][(slice(None), *idx)]
+        cls = {c: load(c)[held_out][(slice(None), *idx)] for c in CMB_METRIC
                if c in store.quantities and len(emu.output_shape) == 1}
-        res = emulator_errors(emu, x[inside], truth, q, cls, name)
+        res = emulator_errors(emu, x[held_out], truth, q, cls, name, select=emu_idx)
+        res.extra.update(provenance=provenance_note, coverage=notes,
+                         n_outside_box=int((~inside).sum()),
+                         n_used_in_training=0 if used is None else int((inside & used).sum()))
         results.append(res)
         planck = (
-            in_planck_region(x[inside], emu.parameters, planck_sigma)
+            in_planck_region(x[held_out], emu.parameters, planck_sigma)
             if all(p in PLANCK_2018_MEAN for p in emu.parameters)
             else np.zeros(len(res.params), bool)
         )
@@ -361,6 +465,11 @@ def validate_emulators(
         _plot(res, png, f"{name} on {label} ({len(res.params)} cosmologies)")
         unit = "σ_ℓ" if res.metric == "sigma" else "relative"
         lines.append(f"## {name} ({q}, error in {unit})\n")
+        lines.append(f"{len(res.params)} cosmologies: {provenance_note}"
+                     + (f"; {res.extra['n_outside_box']} outside its box or region are left out"
+                        if res.extra["n_outside_box"] else "") + ".\n")
+        for note in notes:
+            lines.append(f"Outputs: {note}.\n")
         lines.append(f"![{name}]({png.name})\n")
         lines.append("| cosmologies | n | median | 68 % | 95 % | 99 % | max |")
         lines.append("|---|---|---|---|---|---|---|")
