@@ -240,3 +240,18 @@ def test_shipped_models_are_checksummed_and_predict_as_before(name, tmp_path, ca
         x = np.asarray([new.region["center"][p] for p in new.parameters])[None] if isinstance(
             new.region["center"], dict) else np.asarray(new.region["center"])[None]
     np.testing.assert_array_equal(old.predict_numpy(x), new.predict_numpy(x))
+
+
+def test_metadata_is_a_copy_that_edits_do_not_reach():
+    """Emulator.metadata is parsed once and cached: callers get a deep copy each time."""
+    from cosmoemu import load_emulator
+
+    emu = load_emulator("lcdm_cmb_tt")
+    meta = emu.metadata
+    training = meta.get("training", {})
+    assert training, "the shipped model records its training"
+    training.clear()
+    meta["description"] = "edited"
+    again = emu.metadata
+    assert again.get("training"), "editing a returned dict changed the model's record"
+    assert again.get("description") != "edited"

@@ -13,6 +13,7 @@ on the flattened outputs (C order, the last axis fastest); ``predict`` returns
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import math
@@ -167,8 +168,11 @@ class Emulator(eqx.Module):
 
     @property
     def metadata(self) -> dict[str, Any]:
-        """Everything else recorded with the model: provenance, accuracy, description."""
-        meta = dict(_parse_json(self._meta))
+        """Everything else recorded with the model: provenance, accuracy, description.
+
+        A fresh deep copy each call: editing it never changes the model's record.
+        """
+        meta = copy.deepcopy(_parse_json(self._meta))
         for key in ("axes", "quantity"):
             meta.pop(key, None)
         return meta
