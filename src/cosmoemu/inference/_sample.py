@@ -15,7 +15,7 @@ from jax.typing import ArrayLike
 
 from .._errors import unknown_name_message
 from ._chains import Chains
-from ._driver import NUTSResult, sample_nuts
+from ._driver import NUTSResult, compile_block_ahead, sample_nuts
 from ._mode import find_mode
 from ._nuts import NUTSConfig
 from ._posterior import Posterior
@@ -118,11 +118,15 @@ def sample_posterior(
     u_ref = np.asarray(_inverse_coords(posterior, jnp.asarray(x_ref, dtype))[0], np.float64)
     t_soft = 0.0
     scale = posterior.coordinate_scale()
+    # the NUTS block compiles (seconds) while the soft walls are adapted and the mode is found:
+    # the adapted posterior differs only in arrays, so the compiled block serves it
+    block = compile_block_ahead(posterior.logdensity, key, posterior.ndim, dtype, cfg,
+                                _Observer(posterior))
     if cfg.init == "laplace":
         posterior, u_ref, scale = adapt_softness(posterior, u_ref)
         t_soft = time.perf_counter() - t0
     res = sample_nuts(posterior.logdensity, key, jnp.asarray(u_ref, dtype), cfg,
-                      observe=_Observer(posterior), scale=scale, progress=progress)
+                      observe=_Observer(posterior), scale=scale, progress=progress, block=block)
     x, log_jac, derived = res.observed
     # the physical log-posterior: the sampled density without the change of variables
     logpost = res.logdensity.astype(np.float64) - np.asarray(log_jac, np.float64)
