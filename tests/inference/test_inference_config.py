@@ -72,6 +72,15 @@ def test_config_errors_name_the_field(cmb_standins, tmp_path):
     cfg = copy.deepcopy(base)
     cfg["params"]["H0"] = {"derived": False}
     _bad(cfg, cmb_standins, r"params\.H0.*needs a prior")
+    cfg = copy.deepcopy(base)  # a misspelt `prior:` lists every allowed key
+    cfg["params"]["n_s"] = {"priot": {"min": 0.9, "max": 1.0}}
+    _bad(cfg, cmb_standins, r"params\.n_s\.priot.*did you mean 'prior'.*"
+                            r"prior, ref, latex, proposal, value, derived, shape")
+    cfg = copy.deepcopy(base)  # a missing nuisance parameter: what it is and its usual prior
+    del cfg["params"]["A_planck"]
+    _bad(cfg, cmb_standins, r"planck_2018_lite.*'A_planck' \(the Planck absolute calibration.*"
+                            r"nuisance.*A_planck: \{prior: \{dist: norm, loc: 1\.0, "
+                            r"scale: 0\.0025\}")
     cfg = copy.deepcopy(base)
     cfg["outptu"] = "x"
     _bad(cfg, cmb_standins, r"outptu.*did you mean 'output'")
