@@ -66,6 +66,8 @@ def _echo_report(report, json_path: str | None, title: str) -> None:
         f"{', '.join(f'{s:.3f}' for s in rec['step_size'])}, mean acceptance "
         f"{rec['mean_acceptance']:.2f}, {rec['mean_leapfrog_steps']:.1f} leapfrog steps per draw"
     )
+    for hint in rec.get("hints", []):
+        click.secho(f"hint: {hint}", fg="yellow", err=True)
     t = rec["timings_s"]
     parts = [f"{k} {t[k]:.1f}" for k in ("mode", "compile_wait", "warmup", "sampling",
                                          "output") if k in t]
