@@ -23,6 +23,28 @@ def test_example_config_is_the_demo_config():
     assert yaml.safe_load(EXAMPLE.read_text()) == DEMO_CONFIG
 
 
+def test_demo_tau_priors():
+    """The default τ prior is Planck 2018's lowE-alone result (VI, Sect. 3.3); the TT,TE,EE+lowE
+    posterior stays available as `--tau-prior planck2018`."""
+    from click.testing import CliRunner
+
+    from cosmoemu.cli import main
+    from cosmoemu.inference._demo import DEMO_NOTES, TAU_PRIORS, demo_config
+
+    assert DEMO_CONFIG == demo_config()
+    assert demo_config("lowE")["params"]["tau_reio"]["prior"] == {
+        "dist": "norm", "loc": 0.0506, "scale": 0.0086}
+    old = demo_config("planck2018")
+    assert old["params"]["tau_reio"]["prior"] == {"dist": "norm", "loc": 0.0544, "scale": 0.0073}
+    assert {k: v for k, v in old["params"].items() if k != "tau_reio"} == {
+        k: v for k, v in DEMO_CONFIG["params"].items() if k != "tau_reio"}
+    assert set(DEMO_NOTES) == set(TAU_PRIORS)
+    with pytest.raises(ValueError, match="lowE, planck2018"):
+        demo_config("lowe")
+    res = CliRunner().invoke(main, ["demo", "--tau-prior", "wmap"])
+    assert res.exit_code == 2 and "lowE" in res.output
+
+
 def test_demo_config_with_standin_emulators(cmb_standins, fid):
     run = load_run_config(DEMO_CONFIG, emulators=cmb_standins)
     post = run.posterior
