@@ -394,15 +394,18 @@ def _raise_if_outside(emu: Emulator, x: Array, inside: Array) -> Array:
                        "outside) or in_box()]")
             _logger.error("OutOfBoxError: %s", message)
             raise OutOfBoxError(message) from None
-        return values
+        return np.zeros((), values.dtype)
 
-    struct = jax.ShapeDtypeStruct(x.shape, x.dtype)
-    return jax.lax.cond(
+    # the check sees the values without their gradient (callbacks have no derivative) and
+    # returns 0, added to x so that it is a data dependency of the result
+    zero = jax.ShapeDtypeStruct((), x.dtype)
+    flag = jax.lax.cond(
         jnp.all(inside),
-        lambda v: v,
-        lambda v: jax.pure_callback(host, struct, v, vmap_method="sequential"),
-        x,
+        lambda v: jnp.zeros((), v.dtype),
+        lambda v: jax.pure_callback(host, zero, v, vmap_method="sequential"),
+        jax.lax.stop_gradient(x),
     )
+    return x + flag
 
 
 def _warn_out_of_box(inside: np.ndarray) -> None:
