@@ -89,8 +89,11 @@ def test_raise_policy_inside_jit_names_parameter_value_and_box(emu, caplog):
     g = jax.jit(jax.vmap(emu.predict))
     rows = np.stack([INSIDE, INSIDE])
     np.testing.assert_allclose(g(jnp.asarray(rows)), emu.predict(rows), rtol=1e-6)
-    with pytest.raises(Exception, match=r"parameter '.*' = 1\.5 is outside"):
+    with pytest.raises(Exception, match=r"parameter '.*' = 1\.5 is outside.*row 1"):
         jax.block_until_ready(g(jnp.asarray(np.stack([INSIDE, outside]))))
+    # gradients pass through the check
+    w = jax.grad(lambda t: jnp.sum(jax.jit(emu.predict)(t)))(jnp.asarray(INSIDE))
+    assert np.all(np.isfinite(np.asarray(w)))
 
 
 def test_box_edges_are_inside(emu):

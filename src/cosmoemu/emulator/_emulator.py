@@ -378,10 +378,10 @@ def _raise_if_outside(emu: Emulator, x: Array, inside: Array) -> Array:
     """``x``, or (at run time, inside ``jit``) an :class:`OutOfBoxError` with the full message.
 
     Under ``jit`` the values exist only when the program runs, so the check is a host callback
-    on the rows' values, called only when a row is outside (under ``vmap`` on every call: the
-    callback then checks the values itself). JAX wraps an exception raised there in
-    ``JaxRuntimeError: INTERNAL: CpuCallback error ...`` with the message at the end of a
-    traceback, so the message (parameter, value and box first) is also logged as an error
+    on the rows' values, called only when a row is outside (under ``vmap`` once per call with
+    the whole batch: the callback then checks the values itself). JAX wraps an exception raised
+    there in ``JaxRuntimeError: INTERNAL: CpuCallback error ...`` with the message at the end of
+    a traceback, so the message (parameter, value and box first) is also logged as an error
     before the exception leaves the callback.
     """
     def host(values: np.ndarray) -> np.ndarray:
@@ -394,18 +394,19 @@ def _raise_if_outside(emu: Emulator, x: Array, inside: Array) -> Array:
                        "outside) or in_box()]")
             _logger.error("OutOfBoxError: %s", message)
             raise OutOfBoxError(message) from None
-        return np.zeros((), values.dtype)
+        return np.zeros(values.shape[:-1], values.dtype)
 
     # the check sees the values without their gradient (callbacks have no derivative) and
-    # returns 0, added to x so that it is a data dependency of the result
-    zero = jax.ShapeDtypeStruct((), x.dtype)
+    # returns zeros of the batch shape, added to x so that it is a data dependency of the result;
+    # under vmap one call receives the whole batch
+    zero = jax.ShapeDtypeStruct(x.shape[:-1], x.dtype)
     flag = jax.lax.cond(
         jnp.all(inside),
-        lambda v: jnp.zeros((), v.dtype),
-        lambda v: jax.pure_callback(host, zero, v, vmap_method="sequential"),
+        lambda v: jnp.zeros(v.shape[:-1], v.dtype),
+        lambda v: jax.pure_callback(host, zero, v, vmap_method="expand_dims"),
         jax.lax.stop_gradient(x),
     )
-    return x + flag
+    return x + flag[..., None]
 
 
 def _warn_out_of_box(inside: np.ndarray) -> None:
