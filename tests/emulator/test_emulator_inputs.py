@@ -68,13 +68,32 @@ def test_in_box_under_jit_gives_minus_inf_likelihood(emu):
     assert loglike(jnp.asarray(outside)) == -np.inf
 
 
-def test_raise_policy_inside_jit_is_a_runtime_error(emu):
+def test_raise_policy_inside_jit_names_parameter_value_and_box(emu, caplog):
+    """Under jax.jit the default policy raises when the program runs; JAX wraps the error
+    (``JaxRuntimeError: INTERNAL: CpuCallback error`` + a traceback), so the message must say
+    which parameter, its value and the box, and is logged as an error before that."""
+    name = list(BOX)[3]
+    lo, hi = BOX[name]
     outside = INSIDE.copy()
     outside[3] = 1.5
     f = jax.jit(emu.predict)
-    f(jnp.asarray(INSIDE))  # fine
-    with pytest.raises(Exception, match="outside the emulator's training box"):
+    np.testing.assert_allclose(f(jnp.asarray(INSIDE)), emu.predict(INSIDE), rtol=1e-6)
+    want = f"parameter '{name}' = 1.5 is outside the emulator's training box [{lo}, {hi}]"
+    with caplog.at_level("ERROR", logger="cosmoemu.emulator._emulator"), \
+            pytest.raises(Exception) as info:
         jax.block_until_ready(f(jnp.asarray(outside)))
+    assert want in str(info.value) and "policy='nan'" in str(info.value)
+    ours = [r.getMessage() for r in caplog.records if r.name.startswith("cosmoemu")]
+    assert len(ours) == 1 and ours[0].startswith(f"OutOfBoxError: {want}")
+    # vmapped inside jit (every row goes to the host check): rows inside pass, one outside raises
+    g = jax.jit(jax.vmap(emu.predict))
+    rows = np.stack([INSIDE, INSIDE])
+    np.testing.assert_allclose(g(jnp.asarray(rows)), emu.predict(rows), rtol=1e-6)
+    with pytest.raises(Exception, match=r"parameter '.*' = 1\.5 is outside.*row 1"):
+        jax.block_until_ready(g(jnp.asarray(np.stack([INSIDE, outside]))))
+    # gradients pass through the check
+    w = jax.grad(lambda t: jnp.sum(jax.jit(emu.predict)(t)))(jnp.asarray(INSIDE))
+    assert np.all(np.isfinite(np.asarray(w)))
 
 
 def test_box_edges_are_inside(emu):

@@ -161,3 +161,72 @@ def test_cli_errors(tmp_path):
     assert run.exit_code == 1 and "no chains found for root" in run.output
     run = CliRunner().invoke(main, ["evidence", str(tmp_path), "-T", "1.5"])
     assert run.exit_code == 2
+
+
+@pytest.fixture(scope="module")
+def gaussian_test_chains(tmp_path_factory):
+    """Exact draws of examples/gaussian_test.yaml's posterior written as `cosmoemu sample` does
+    (a, h, c sampled; H0 = 100 h derived, starred in .paramnames). Its ln Z is analytic:
+    the flat priors on a, h (densities 1/2.5 · 1/0.4 = 1) hold the Gaussian likelihood whole,
+    and ∫ N(c; 2, 1) N(c; 0, 2²) dc = N(2; 0, √5), so ln Z = ln N(2; 0, √5) = −2.124."""
+    from pathlib import Path
+
+    import yaml
+    from scipy import stats
+
+    from cosmoemu.inference import write_chains
+
+    cfg = yaml.safe_load((Path(__file__).parents[2] / "examples" / "gaussian_test.yaml")
+                         .read_text())
+    like = cfg["likelihood"]["gauss"]
+    mean, cov = np.array(like["mean"]), np.array(like["cov"])
+    rng = np.random.default_rng(2)
+    n_chains, n = 4, 4000
+    # posterior: (a, h) as the likelihood; c ~ N(1.6, 0.8) (precision 1 + 1/4)
+    ah = rng.multivariate_normal(mean[:2], cov[:2, :2], (n_chains, n))
+    c = rng.normal(1.6, np.sqrt(0.8), (n_chains, n, 1))
+    x = np.concatenate([ah, c], axis=2)
+    log_post = (stats.multivariate_normal(mean, cov).logpdf(x) - np.log(2.5 * 0.4)
+                + stats.norm(0.0, 2.0).logpdf(x[..., 2]))
+    chains = Chains(names=("a", "h", "c"), derived_names=("H0",), samples=x,
+                    derived=100 * x[..., 1:2], minuslogpost=-log_post,
+                    weights=np.ones((n_chains, n)))
+    root = tmp_path_factory.mktemp("chains") / "gaussian_test"
+    write_chains(root, chains, cfg)
+    ln_z = stats.norm(0.0, np.sqrt(5.0)).logpdf(2.0)
+    assert ln_z == pytest.approx(-2.124, abs=5e-4)
+    return root, ln_z
+
+
+def test_cli_evidence_refuses_derived_and_subsets(gaussian_test_chains):
+    """`--params a,h,c,H0` (H0 derived) and `--params a,h` (a subset) once gave −13.9 and −3.8
+    against the true −2.124: both are refused, naming the sampled parameters; the full set (any
+    order) and the default give the analytic ln Z."""
+    root, ln_z = gaussian_test_chains
+    assert "H0*" in (root.parent / "gaussian_test.paramnames").read_text()
+    run = CliRunner().invoke(main, ["evidence", str(root), "--params", "a,h,c,H0",
+                                    "--no-progress"])
+    assert run.exit_code == 1
+    assert "H0 is a derived parameter" in run.output
+    assert "sampled parameters are: a, h, c" in run.output
+    run = CliRunner().invoke(main, ["evidence", str(root), "--params", "a,h", "--no-progress"])
+    assert run.exit_code == 1
+    assert "leaves out the sampled parameter(s) c" in run.output
+    assert "sampled parameters are: a, h, c" in run.output
+    run = CliRunner().invoke(main, ["evidence", str(root), "--params", "a,b,c", "--no-progress"])
+    assert run.exit_code == 1 and "'b'" in run.output
+    for params in (["--params", "c,a,h"], []):
+        out = root.parent / "ev.json"
+        run = CliRunner().invoke(main, ["evidence", str(root), *params, "--json", str(out),
+                                        "--no-progress"])
+        assert run.exit_code == 0, run.output
+        data = json.loads(out.read_text())
+        assert abs(data["ln_z"] - ln_z) < 4 * data["ln_z_err"], (data["ln_z"], ln_z)
+        assert abs(data["ln_z"] - ln_z) < 0.02
+
+
+def test_evidence_too_few_samples_says_how_many():
+    problem = linear_gaussian(3, 60, n_chains=2, seed=1)
+    with pytest.raises(ValueError, match=r"too few samples for the evidence: 120 draws.*"
+                                         r"needs about \d+ draws.*run the sampler longer"):
+        evidence(problem.samples, problem.log_posterior)

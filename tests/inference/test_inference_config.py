@@ -23,6 +23,28 @@ def test_example_config_is_the_demo_config():
     assert yaml.safe_load(EXAMPLE.read_text()) == DEMO_CONFIG
 
 
+def test_demo_tau_priors():
+    """The default τ prior is Planck 2018's lowE-alone result (VI, Sect. 3.3); the TT,TE,EE+lowE
+    posterior stays available as `--tau-prior planck2018`."""
+    from click.testing import CliRunner
+
+    from cosmoemu.cli import main
+    from cosmoemu.inference._demo import DEMO_NOTES, TAU_PRIORS, demo_config
+
+    assert DEMO_CONFIG == demo_config()
+    assert demo_config("lowE")["params"]["tau_reio"]["prior"] == {
+        "dist": "norm", "loc": 0.0506, "scale": 0.0086}
+    old = demo_config("planck2018")
+    assert old["params"]["tau_reio"]["prior"] == {"dist": "norm", "loc": 0.0544, "scale": 0.0073}
+    assert {k: v for k, v in old["params"].items() if k != "tau_reio"} == {
+        k: v for k, v in DEMO_CONFIG["params"].items() if k != "tau_reio"}
+    assert set(DEMO_NOTES) == set(TAU_PRIORS)
+    with pytest.raises(ValueError, match="lowE, planck2018"):
+        demo_config("lowe")
+    res = CliRunner().invoke(main, ["demo", "--tau-prior", "wmap"])
+    assert res.exit_code == 2 and "lowE" in res.output
+
+
 def test_demo_config_with_standin_emulators(cmb_standins, fid):
     run = load_run_config(DEMO_CONFIG, emulators=cmb_standins)
     post = run.posterior
@@ -72,6 +94,15 @@ def test_config_errors_name_the_field(cmb_standins, tmp_path):
     cfg = copy.deepcopy(base)
     cfg["params"]["H0"] = {"derived": False}
     _bad(cfg, cmb_standins, r"params\.H0.*needs a prior")
+    cfg = copy.deepcopy(base)  # a misspelt `prior:` lists every allowed key
+    cfg["params"]["n_s"] = {"priot": {"min": 0.9, "max": 1.0}}
+    _bad(cfg, cmb_standins, r"params\.n_s\.priot.*did you mean 'prior'.*"
+                            r"prior, ref, latex, proposal, value, derived, shape")
+    cfg = copy.deepcopy(base)  # a missing nuisance parameter: what it is and its usual prior
+    del cfg["params"]["A_planck"]
+    _bad(cfg, cmb_standins, r"planck_2018_lite.*'A_planck' \(the Planck absolute calibration.*"
+                            r"nuisance.*A_planck: \{prior: \{dist: norm, loc: 1\.0, "
+                            r"scale: 0\.0025\}")
     cfg = copy.deepcopy(base)
     cfg["outptu"] = "x"
     _bad(cfg, cmb_standins, r"outptu.*did you mean 'output'")

@@ -64,7 +64,7 @@ def binning_matrix(data) -> np.ndarray:
 
 def gls_posterior(emus, fid):
     """Mean and std of (6 cosmological parameters, A_planck) by generalised least squares,
-    linearising b/A² ≈ b(1 − 2δA) around A = 1; priors τ ~ N(0.0544, 0.0073), A ~ N(1, 0.0025)."""
+    linearising b/A² ≈ b(1 − 2δA) around A = 1; priors: the demo's τ prior, A ~ N(1, 0.0025)."""
     data = load_plik_lite_data()
     b = binning_matrix(data)
     cov = np.zeros((615, 615))
@@ -82,7 +82,8 @@ def gls_posterior(emus, fid):
     prec = jac.T @ cinv @ jac
     rhs = jac.T @ cinv @ (d - b_fid)
     theta0 = np.append(fid, 1.0)
-    for i, (mu, sig) in ((3, (0.0544, 0.0073)), (6, (1.0, 0.0025))):
+    tau = DEMO_CONFIG["params"]["tau_reio"]["prior"]
+    for i, (mu, sig) in ((3, (tau["loc"], tau["scale"])), (6, (1.0, 0.0025))):
         prec[i, i] += 1 / sig**2
         rhs[i] += (mu - theta0[i]) / sig**2
     post_cov = np.linalg.inv(prec)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import logging
 import math
 import warnings
 from collections.abc import Mapping, Sequence
@@ -32,6 +33,8 @@ from .._errors import OutOfBoxError, did_you_mean
 from ._axes import Axis, as_axes
 from ._network import MLP, n_polynomial_features
 from ._transforms import PCA, Affine, Transform, decode_chain
+
+_logger = logging.getLogger(__name__)
 
 __all__ = ["Emulator", "Policy", "POLICIES", "output_size"]
 
@@ -319,10 +322,11 @@ class Emulator(eqx.Module):
             policy: what to do outside the training box (or :attr:`region`). ``"raise"``
                 (default): an
                 :class:`~cosmoemu.OutOfBoxError` naming the parameter, value and box (inside
-                ``jit`` a runtime error, with no value in the message); ``"warn"``: warn and
-                extrapolate; ``"clip"``: clip the inputs to the box; ``"nan"``: NaN outputs for
-                rows outside the box (use this, or :meth:`in_box`, to return ``-inf`` from a
-                jitted likelihood).
+                ``jit`` raised when the program runs: JAX wraps it in a ``JaxRuntimeError``
+                whose text ends with the message, which is also logged as an error first);
+                ``"warn"``: warn and extrapolate; ``"clip"``: clip the inputs to the box;
+                ``"nan"``: NaN outputs for rows outside the box (use this, or :meth:`in_box`,
+                to return ``-inf`` from a jitted likelihood).
 
         Returns:
             Array ``(..., *output_shape)``: ``(..., n_modes)`` for one output axis,
@@ -338,12 +342,7 @@ class Emulator(eqx.Module):
             if isinstance(x, jax.core.Tracer):
                 inside = self.in_box(x)
                 if policy == "raise":
-                    x = eqx.error_if(
-                        x,
-                        ~jnp.all(inside),
-                        "parameters outside the emulator's training box (or validity region) "
-                        f"{self.box}; use policy='nan' or in_box() inside jitted code",
-                    )
+                    x = _raise_if_outside(self, x, inside)
                 else:
                     jax.debug.callback(_warn_out_of_box, inside)
             else:
@@ -377,6 +376,41 @@ class Emulator(eqx.Module):
             self._check_box_concrete(x, policy)
             mode = "none"  # checked here, in NumPy, with the full message
         return np.asarray(_predict_jit(self, x, mode))
+
+
+def _raise_if_outside(emu: Emulator, x: Array, inside: Array) -> Array:
+    """``x``, or (at run time, inside ``jit``) an :class:`OutOfBoxError` with the full message.
+
+    Under ``jit`` the values exist only when the program runs, so the check is a host callback
+    on the rows' values, called only when a row is outside (under ``vmap`` once per call with
+    the whole batch: the callback then checks the values itself). JAX wraps an exception raised
+    there in ``JaxRuntimeError: INTERNAL: CpuCallback error ...`` with the message at the end of
+    a traceback, so the message (parameter, value and box first) is also logged as an error
+    before the exception leaves the callback.
+    """
+    def host(values: np.ndarray) -> np.ndarray:
+        values = np.asarray(values)
+        try:
+            emu._check_box_concrete(values, "raise")
+        except OutOfBoxError as err:
+            message = (f"{err} [raised inside jax.jit: JAX reports it as 'JaxRuntimeError: "
+                       "INTERNAL: CpuCallback error'; in jitted code use policy='nan' (NaN "
+                       "outside) or in_box()]")
+            _logger.error("OutOfBoxError: %s", message)
+            raise OutOfBoxError(message) from None
+        return np.zeros(values.shape[:-1], values.dtype)
+
+    # the check sees the values without their gradient (callbacks have no derivative) and
+    # returns zeros of the batch shape, added to x so that it is a data dependency of the result;
+    # under vmap one call receives the whole batch
+    zero = jax.ShapeDtypeStruct(x.shape[:-1], x.dtype)
+    flag = jax.lax.cond(
+        jnp.all(inside),
+        lambda v: jnp.zeros(v.shape[:-1], v.dtype),
+        lambda v: jax.pure_callback(host, zero, v, vmap_method="expand_dims"),
+        jax.lax.stop_gradient(x),
+    )
+    return x + flag[..., None]
 
 
 def _warn_out_of_box(inside: np.ndarray) -> None:

@@ -24,7 +24,9 @@ import click
 )
 @click.option(
     "--params", default=None,
-    help="Comma-separated parameters to use (default: the sampled, non-derived ones).",
+    help="Comma-separated sampled parameters, in any order (default: those the chains name as "
+         "sampled). Only needed when the files do not say which are sampled; derived "
+         "parameters and subsets are refused (ln Z needs exactly the sampled ones).",
 )
 @click.option(
     "--burn-in", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,

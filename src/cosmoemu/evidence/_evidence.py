@@ -20,12 +20,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .._errors import unknown_name_message
 from ..inference._chains import Chains
 from ..inference._chains_io import read_chains
 from ._chains import as_chains, counts, make_blocks, split_chains, usable_chains
 from ._estimator import harmonic_estimate
 from ._flows import FlowConfig
-from ._train import FittedFlow, fit_flow
+from ._train import FittedFlow, TooFewSamplesError, fit_flow
 
 __all__ = ["EvidenceError", "EvidenceResult", "EvidenceWarning", "evidence"]
 
@@ -184,7 +185,10 @@ def evidence(
             the sampled parameters: ``(chains, samples)``, ``(samples,)`` or per-chain arrays.
         weights: integer repeat counts (MCMC weights), same layout as ``log_posterior``;
             non-integer weights are refused.
-        params: for chains and chain files, the parameters to use (default: the sampled ones).
+        params: for chains and chain files, the sampled parameters in any order (default: those
+            the chains name as sampled); needed only for files that do not say. Derived
+            parameters and subsets raise :class:`EvidenceError`: ``minuslogpost`` is a density
+            in exactly the sampled parameters.
         burn_in: fraction of each chain to drop from its start (default 0).
         flow: ``"realnvp"`` (affine coupling, default), ``"rqspline"`` (spline coupling), or a
             :class:`FittedFlow` fitted to other samples of the same posterior (then every
@@ -234,7 +238,18 @@ def evidence(
         train, evaluate = split_chains(chains, training_fraction)
         n_train = int(train.shape[0])
         logger.info("fitting a %s flow to %d samples of %d parameters", flow, n_train, chains.dim)
-        fitted = fit_flow(train, config, seed=seed, progress=progress)
+        try:
+            fitted = fit_flow(train, config, seed=seed, progress=progress)
+        except TooFewSamplesError as err:
+            rows = int(sum(chains.lengths))
+            need = math.ceil(rows * err.needed / max(n_train, 1))
+            raise EvidenceError(
+                f"too few samples for the evidence: {rows} draws in {chains.n_chains} chains, of "
+                f"which the first {100 * training_fraction:.0f}% of each chain ({n_train}) train "
+                f"the flow; it needs about {need} draws ({err.needed} to train the flow, "
+                f"{chains.dim} parameters). Draw more: run the sampler longer (raise "
+                "sampler.nuts.target_ess or max_draws), run more chains, or drop less burn-in"
+            ) from err
         fit_seconds = time.perf_counter() - t0
 
     t1 = time.perf_counter()
@@ -283,9 +298,15 @@ def _load(samples, log_posterior, weights, params, burn_in) -> tuple[Chains, tup
             raise ValueError(
                 "log_posterior and weights come with the chains; do not pass them too")
         if not isinstance(chains, Chains):
-            chains = read_chains(samples)
+            try:
+                chains = read_chains(samples)
+            except ValueError:
+                if params is None:
+                    raise
+                # files that do not say which parameters are sampled: params says it
+                chains = read_chains(samples, params=params)
         if params is not None:
-            chains = chains.select(params)
+            chains = chains.select(_check_params(chains, params))
         chains = usable_chains(chains).drop_burn_in(burn_in)
         return chains, chains.names
     if log_posterior is None:
@@ -293,6 +314,40 @@ def _load(samples, log_posterior, weights, params, burn_in) -> tuple[Chains, tup
     if params is not None:
         raise ValueError("params selects columns of chains; slice the arrays instead")
     return as_chains(samples, log_posterior, weights).drop_burn_in(burn_in), None
+
+
+def _check_params(chains: Chains, params: Sequence[str]) -> list[str]:
+    """``params`` if they are exactly the sampled parameters (in any order), else an error.
+
+    The learnt harmonic mean needs the density the chains were drawn from, ``minuslogpost``, in
+    the coordinates it is a density of: every sampled parameter and nothing else. A derived
+    parameter adds a direction in which the draws have no density (the estimate is wrong, not
+    noisy); a subset needs the marginal posterior, which ``minuslogpost`` is not.
+    """
+    params = [str(p) for p in params]
+    sampled = list(chains.names)
+    told = f"The chains' sampled parameters are: {', '.join(sampled)}"
+    hint = f"leave --params (params=) out, or give exactly those ({','.join(sampled)})"
+    derived = [p for p in params if p in chains.derived_names]
+    if derived:
+        what = "is a derived parameter" if len(derived) == 1 else "are derived parameters"
+        raise EvidenceError(
+            f"{', '.join(derived)} {what} (a function of the sampled ones): the evidence needs "
+            f"exactly the sampled parameters, since minuslogpost is a density in those. "
+            f"{told}; {hint}")
+    unknown = [p for p in params if p not in chains.all_names]
+    if unknown:
+        raise EvidenceError(
+            unknown_name_message("parameter", unknown[0], chains.all_names) + f". {told}")
+    missing = [p for p in sampled if p not in params]
+    if missing:
+        raise EvidenceError(
+            f"--params / params= leaves out the sampled parameter(s) {', '.join(missing)}: the "
+            "evidence needs every sampled parameter (minuslogpost is the joint density, not the "
+            f"marginal of a subset). {told}; {hint}")
+    if len(set(params)) != len(params):
+        raise EvidenceError(f"a parameter is named twice in {params}. {told}")
+    return params
 
 
 def _refuse(est) -> None:
@@ -333,7 +388,9 @@ def _diagnose(est) -> list[str]:
     if est.max_weight_fraction > WEIGHT_FRACTION_WARN:
         out.append(
             f"one sample carries {100 * est.max_weight_fraction:.0f}% of the estimate "
-            f"(log-ratio range {est.log_ratio_range:.1f}): the estimate rests on few samples"
+            f"(log-ratio range {est.log_ratio_range:.1f}): the estimate rests on few samples. "
+            f"Draw more samples (now {est.n_samples} evaluate it; aim for no sample above "
+            f"{100 * WEIGHT_FRACTION_WARN:.0f}%) or lower the temperature"
         )
     if est.ln_z_err > LARGE_ERROR:
         out.append(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +25,7 @@ from .._fitting import EarlyStopping, FitState, fit
 from ._flows import FlowConfig, _log_q, init_flow, log_density, param_dtype
 from ._whiten import Whitening, fit_whitening
 
-__all__ = ["FittedFlow", "fit_flow"]
+__all__ = ["FittedFlow", "TooFewSamplesError", "fit_flow"]
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +101,15 @@ class FittedFlow:
 def _optimizer(learning_rate: float) -> optax.GradientTransformation:
     # cached: the same object for the same rate keeps the jitted epoch in cache
     return optax.chain(optax.clip_by_global_norm(10.0), optax.adam(learning_rate))
+
+
+
+class TooFewSamplesError(ValueError):
+    """Too few samples to fit a flow; ``needed`` says how many it takes."""
+
+    def __init__(self, message: str, needed: int) -> None:
+        super().__init__(message)
+        self.needed = needed
 
 
 def _nll(params, static, x):
@@ -178,10 +188,15 @@ def fit_flow(
     n_train = x.shape[0] - n_val
     batch_size = min(config.batch_size, n_train)
     if n_train < 2 * batch_size or n_train < 10 * samples.shape[1]:
-        raise ValueError(
+        need = math.ceil(max(2 * config.batch_size, 10 * samples.shape[1])
+                         / (1 - config.validation_fraction)) + 1
+        raise TooFewSamplesError(
             f"too few samples to train a flow: {samples.shape[0]} samples of "
-            f"{samples.shape[1]} parameters (need at least {10 * samples.shape[1]} and "
-            f"2 batches of {batch_size} after holding out {n_val} for validation)"
+            f"{samples.shape[1]} parameters; it needs at least {need} (2 batches of "
+            f"{config.batch_size} and 10 per parameter, after holding out "
+            f"{100 * config.validation_fraction:.0f}% for validation). Draw more samples, or "
+            "lower the flow's batch_size",
+            needed=need,
         )
     rounds = max(1, round(n_train / (batch_size * _ROUND)))  # rounds per epoch
     x_val = x[:n_val]

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 
 from ..likelihoods._base import COSMOLOGY
 
-__all__ = ["COSMOLOGY", "DERIVED", "LATEX", "DerivedSpec", "latex_label"]
+__all__ = ["COSMOLOGY", "DERIVED", "LATEX", "NUISANCE", "DerivedSpec", "latex_label"]
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,8 @@ class DerivedSpec:
 # fixed settings; the densities below read it, so Ω_m, the BAO distances and any other consumer
 # agree on ω_ν, N_eff, w0, wa.
 DERIVED: dict[str, DerivedSpec] = {
-    "H0": DerivedSpec(lambda v: 100.0 * v["h"], ("h",), r"H_0"),
+    "H0": DerivedSpec(lambda v: 100.0 * v["h"], ("h",),
+                      r"H_0\,[\mathrm{km\,s^{-1}\,Mpc^{-1}}]"),
     "omega_m": DerivedSpec(lambda v: v[COSMOLOGY].omega_m, (COSMOLOGY,),
                            r"\Omega_\mathrm{m} h^2"),
     "Omega_m": DerivedSpec(lambda v: v[COSMOLOGY].Omega_m, (COSMOLOGY,), r"\Omega_\mathrm{m}"),
@@ -47,6 +48,13 @@ DERIVED: dict[str, DerivedSpec] = {
     "A_s": DerivedSpec(
         lambda v: jnp.exp(v["ln10^{10}A_s"]) * 1e-10, ("ln10^{10}A_s",), r"A_\mathrm{s}"
     ),
+}
+
+# Nuisance parameters a likelihood reads, what they are and their usual config entry (quoted in
+# the error when a config leaves one out).
+NUISANCE: dict[str, tuple[str, str]] = {
+    "A_planck": ("the Planck absolute calibration y_cal, a nuisance parameter plik_lite needs",
+                 "A_planck: {prior: {dist: norm, loc: 1.0, scale: 0.0025}, ref: 1.0}"),
 }
 
 LATEX: dict[str, str] = {

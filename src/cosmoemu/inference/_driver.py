@@ -33,6 +33,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, NamedTuple
 
 import jax
@@ -54,7 +55,7 @@ from ._nuts import (
     window_adaptation,
 )
 
-__all__ = ["NUTSResult", "SamplerKeys", "sample_nuts"]
+__all__ = ["NUTSResult", "SamplerKeys", "compile_block_ahead", "sample_nuts"]
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +79,20 @@ class SamplerKeys(NamedTuple):
     @classmethod
     def split(cls, key: jax.Array) -> SamplerKeys:
         return cls(*jax.random.split(key, len(cls._fields)))
+
+
+@partial(jax.jit, static_argnums=(1, 2, 3, 4))
+def _draw_keys(key: jax.Array, n_blocks: int, n_chains: int, d: int, dtype) -> tuple:
+    """Every random quantity the driver needs outside the blocks, in one compiled call.
+
+    Returns (:class:`SamplerKeys`, ``(n_blocks,)`` block keys, ``(n_chains, d)`` standard normal
+    draws from ``keys.starts``). One compilation instead of one per ``split`` and ``normal``
+    (each a separate XLA kernel with its own copy of the threefry hash, ~0.5-2 s to compile on a
+    CPU); the values are those of the separate calls.
+    """
+    keys = SamplerKeys.split(key)
+    return keys, jax.random.split(keys.blocks, n_blocks), jax.random.normal(
+        keys.starts, (n_chains, d), dtype)
 
 
 @dataclass
@@ -155,6 +170,37 @@ class _AheadOfTime:
         return self._result["compiled"]
 
 
+def _block_kwargs(cfg: NUTSConfig, observe) -> dict[str, Any]:
+    return {"num_steps": cfg.block_size, "max_num_doublings": cfg.max_num_doublings,
+            "observe": observe}
+
+
+def compile_block_ahead(
+    logdensity: Callable[[jax.Array], jax.Array],
+    key: jax.Array,
+    num_dims: int,
+    dtype,
+    config: NUTSConfig | None = None,
+    observe: Callable[[jax.Array], Any] | None = None,
+) -> _AheadOfTime:
+    """Start compiling the NUTS block for ``sample_nuts`` in a background thread; return a handle.
+
+    Pass the handle as ``sample_nuts(..., block=handle)`` to overlap the compilation (the run's
+    costliest, several seconds on a CPU) with work done before sampling, e.g. a first mode search.
+    ``logdensity`` and ``observe`` need only the structure of the ones sampled later: pytree
+    callables whose arrays (traced) may change, not their static fields. ``key`` is any key
+    of the run's kind (typed or raw), for the signature only.
+    """
+    cfg = config or NUTSConfig()
+    np_dtype = np.dtype(dtype)
+    n, d = cfg.num_chains, int(num_dims)
+    state, imm = strong_types((_example_state(n, d, np_dtype, cfg.target_accept),
+                               np.eye(d, dtype=np_dtype)))
+    return _AheadOfTime(step_block, key, state, logdensity, imm,
+                        jnp.asarray(True), jnp.asarray(cfg.target_accept, np_dtype),
+                        **_block_kwargs(cfg, observe))
+
+
 def _example_state(n: int, d: int, dtype, target_accept: float) -> NUTSState:
     """A state of the right shapes and dtypes (for compiling before the real one exists)."""
     zeros = np.zeros((n, d), dtype)
@@ -203,24 +249,25 @@ def _targets_met(diag: dict[str, np.ndarray], cfg: NUTSConfig) -> bool:
     return bool(rhat_ok and np.all(ess >= cfg.target_ess))
 
 
-def _laplace_starts(logdensity, position, keys: SamplerKeys, cfg: NUTSConfig, scale, batch):
-    """Mode, its inverse Hessian, and ``num_chains`` draws of that Laplace approximation."""
+def _laplace_starts(logdensity, position, z: jax.Array, cfg: NUTSConfig, scale, batch):
+    """Mode, its inverse Hessian, and ``num_chains`` draws of that Laplace approximation (``z``:
+    ``(num_chains, d)`` standard normal draws)."""
     u0 = position if position.ndim == 1 else position[0]
     mode, inv_mass, n_iter = find_mode(logdensity, u0, cfg.optimizer_steps, scale=scale,
                                        batch=batch)
     logger.info("mode after %d Newton steps: %s", n_iter, mode)
     chol = np.linalg.cholesky(inv_mass)
-    z = np.asarray(jax.random.normal(keys.starts, (cfg.num_chains, len(mode)), position.dtype),
-                   np.float64)
+    z = np.asarray(z, np.float64)
     return mode, inv_mass, mode + cfg.init_scale * z @ chol.T
 
 
-def _window_starts(logdensity, position, keys: SamplerKeys, cfg: NUTSConfig, n_warmup: int):
-    """Window adaptation of every chain: its end points, step sizes and the mean metric."""
+def _window_starts(logdensity, position, keys: SamplerKeys, cfg: NUTSConfig, n_warmup: int,
+                   z: jax.Array):
+    """Window adaptation of every chain: its end points, step sizes and the mean metric (``z``:
+    ``(num_chains, d)`` standard normal draws for the jitter around one point)."""
     n, d = cfg.num_chains, position.shape[-1]
     if position.ndim == 1:
-        jitter = jax.random.normal(keys.starts, (n, d), position.dtype)
-        position = position + WINDOW_JITTER * jitter
+        position = position + WINDOW_JITTER * z
     if position.shape != (n, d):
         raise ValueError(f"init='window' needs ({n}, {d}) starting points, got {position.shape}")
     states, step0, inv_mass = window_adaptation(
@@ -240,6 +287,7 @@ def sample_nuts(
     scale: np.ndarray | None = None,
     progress: bool = True,
     desc: str = "NUTS",
+    block: _AheadOfTime | None = None,
 ) -> NUTSResult:
     """Run NUTS on ``logdensity`` of an unconstrained vector until converged or a maximum.
 
@@ -256,6 +304,9 @@ def sample_nuts(
         scale: rough width of each coordinate ``(d,)``, for the mode search's first steps.
         progress: show a tqdm progress bar.
         desc: progress bar label.
+        block: the NUTS block already being compiled (:func:`compile_block_ahead` with the
+            same ``config``, dimension, dtype and structures); default: start it here, while
+            the mode is found.
 
     Returns:
         :class:`NUTSResult`; ``converged`` says whether the targets were met and
@@ -273,32 +324,29 @@ def sample_nuts(
     n_warm_blocks = 0 if window or cfg.num_warmup <= 0 else math.ceil(
         cfg.num_warmup / cfg.block_size)
     max_blocks = math.ceil(cfg.max_draws / cfg.block_size)
-    keys = SamplerKeys.split(key)
-    block_keys = jax.random.split(keys.blocks, n_warm_blocks + max_blocks)
+    # compile the NUTS block (the costliest compilation) while the mode is being found
+    ahead = block or compile_block_ahead(logdensity, key, d, np_dtype, cfg, observe)
+    keys, block_keys, z_starts = _draw_keys(key, n_warm_blocks + max_blocks, n, d, np_dtype)
     target = jnp.asarray(cfg.target_accept, dtype)
+    adapt_flags = {True: jnp.asarray(True), False: jnp.asarray(False)}
     batch = batch_size(d, n)
     bar = _Progress(n_warm_blocks * cfg.block_size + max_blocks * cfg.block_size, progress, desc)
 
     def block_args(number, state, imm, adapt):
         # strong dtypes everywhere, so every block matches the one compiled function
         state, imm = strong_types((state, imm))
-        return ((block_keys[number], state, logdensity, imm, jnp.asarray(adapt), target),
-                {"num_steps": cfg.block_size, "max_num_doublings": cfg.max_num_doublings,
-                 "observe": observe})
-
-    # compile the NUTS block (the costliest compilation) while the mode is being found
-    args, kwargs = block_args(0, _example_state(n, d, np_dtype, cfg.target_accept),
-                              np.eye(d, dtype=np_dtype), True)
-    ahead = _AheadOfTime(step_block, *args, **kwargs)
+        return ((block_keys[number], state, logdensity, imm, adapt_flags[adapt], target),
+                _block_kwargs(cfg, observe))
 
     mode = None
     if window:
         bar.stage("window adaptation")
         starts, step0, inv_mass = _window_starts(logdensity, position, keys, cfg,
-                                                 max(cfg.num_warmup, 300))
+                                                 max(cfg.num_warmup, 300), z_starts)
     else:
         bar.stage("finding the mode")
-        mode, inv_mass, starts = _laplace_starts(logdensity, position, keys, cfg, scale, batch)
+        mode, inv_mass, starts = _laplace_starts(logdensity, position, z_starts, cfg, scale,
+                                                 batch)
         step0 = np.ones(n)
     timings["mode"] = time.perf_counter() - t_start
     state = init(np.asarray(starts, np_dtype), logdensity, np.asarray(step0, np_dtype),

@@ -63,6 +63,8 @@ from ._priors import ScalarPrior, prior_from_config
 
 __all__ = ["RunConfig", "load_run_config", "posterior_from_config", "LIKELIHOOD_TYPES"]
 
+PARAM_KEYS = ("prior", "ref", "latex", "proposal", "value", "derived", "shape")
+"""Every key a ``params`` entry may have."""
 TOP_KEYS = ("theory", "likelihood", "params", "sampler", "output")
 LIKELIHOOD_TYPES = likelihood_names()  # the built-in ones; see cosmoemu.likelihoods
 # YAML name -> NUTSConfig field
@@ -213,6 +215,7 @@ def _params(cfg: Mapping[str, Any], base_dir: Path | None = None):
         if "latex" in entry:
             labels[name] = str(get(entry, "latex", str, where=where))
         size = _shape(entry, where)
+        check_keys(entry, PARAM_KEYS, where)
         if "prior" in entry:
             check_keys(entry, ("prior", "ref", "latex", "proposal", "shape"), where)
             priors[name] = prior_from_config(entry["prior"], f"{where}.prior", size=size,

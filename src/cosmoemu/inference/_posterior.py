@@ -31,7 +31,7 @@ from .._errors import ConfigError, unknown_name_message
 from ..cosmology import COSMOLOGY_PARAMS, Cosmology
 from ..cosmology._cosmology import REQUIRED as COSMOLOGY_REQUIRED
 from ..theory import SETTING_NAMES, EmulatorTheory
-from ._derived import COSMOLOGY, DERIVED, latex_label
+from ._derived import COSMOLOGY, DERIVED, NUISANCE, latex_label
 from ._priors import Independent, Prior, ScalarPrior, VectorPrior
 from ._transforms import Bijection, Identity, LowerBound, SoftInterval, UpperBound
 
@@ -83,6 +83,10 @@ def _plan(want: Sequence[str], base: set[str], theory: EmulatorTheory | None, wh
             order.append(name)
         else:
             via = f" (needed by {' -> '.join(chain)})" if chain else ""
+            if name in NUISANCE:
+                what, entry = NUISANCE[name]
+                raise ConfigError(where, f"needs the parameter '{name}' ({what}){via}; add it "
+                                         f"under params, usually as  {entry}")
             allowed = sorted(base | provides | set(DERIVED))
             raise ConfigError(where, unknown_name_message("parameter", name, allowed) + via)
 

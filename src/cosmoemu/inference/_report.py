@@ -13,13 +13,14 @@ from typing import Any
 import jax
 import numpy as np
 
+from ._chains import Chains
 from ._chains_io import write_chains
 from ._from_config import RunConfig
 from ._plots import triangle_plot
 from ._sample import SampleResult, sample_posterior
 from ._summary import ParamSummary, format_table, summarize
 
-__all__ = ["RunReport", "run_config"]
+__all__ = ["RunReport", "run_config", "sampling_hints"]
 
 logger = logging.getLogger(__name__)
 
@@ -116,11 +117,71 @@ def run_config(
             }
             for s in summary
         },
+        "hints": sampling_hints(
+            chains, {n: p.support for n, p in zip(chains.names, run.posterior.priors,
+                                                   strict=True)},
+            result.divergences, bool(nuts.converged)),
         "timings_s": timings,
         "wall_time_s": round(time.perf_counter() - t_start, 3),
         "files": [str(f) for f in files],
     }
     return RunReport(result, summary, table, files, record)
+
+
+def sampling_hints(
+    chains: Chains,
+    supports: Mapping[str, tuple[float, float]],
+    divergences: int,
+    converged: bool,
+    *,
+    wall_sigma: float = 3.0,
+    wide_ratio: float = 1e3,
+) -> list[str]:
+    """Advice when a run diverged or did not converge, naming the parameters likely at fault.
+
+    A parameter is *at a wall* when its posterior mean lies within ``wall_sigma`` posterior
+    standard deviations of a finite prior bound (the density is cut there: the sampler's
+    coordinates bend sharply, and trajectories diverge), and *widely bounded* when its prior
+    is more than ``wide_ratio`` times wider than its posterior.
+
+    Args:
+        chains: the run's draws.
+        supports: sampled name → prior support (lo, hi), ±inf where unbounded.
+        divergences: divergent transitions among the kept draws.
+        converged: whether the R̂/ESS targets were met.
+
+    Returns:
+        Lines of advice (empty for a clean run).
+    """
+    n_draws = int(sum(chains.lengths))
+    if divergences == 0 and converged:
+        return []
+    walls, wide = [], []
+    for name, (lo, hi) in supports.items():
+        x = chains.flat(name)
+        mean, std = float(np.mean(x)), float(np.std(x))
+        for bound, side in ((lo, "lower"), (hi, "upper")):
+            if np.isfinite(bound) and abs(mean - bound) < wall_sigma * std:
+                walls.append(f"{name} (mean {mean:.4g} ± {std:.2g}, {side} bound {bound:g})")
+        if np.isfinite(lo) and np.isfinite(hi) and std > 0 and (hi - lo) > wide_ratio * std:
+            wide.append(f"{name} (prior width {hi - lo:g} = {(hi - lo) / std:.0f} posterior σ)")
+    hints = []
+    if divergences:
+        hints.append(f"{divergences} divergent transitions ({100 * divergences / n_draws:.1f}% "
+                     f"of {n_draws} draws): the sampler met a region where the posterior's "
+                     "curvature changes sharply, and its draws there are unreliable.")
+    if not converged:
+        hints.append("not converged: R̂ and ESS did not reach their targets within max_draws.")
+    if walls:
+        hints.append("The posterior is pressed against a hard prior wall: " + "; ".join(walls)
+                     + ". Widen that prior if the physics allows, or sample a parameter in "
+                     "which the posterior is not cut.")
+    if wide:
+        hints.append("Very wide priors: " + "; ".join(wide) + ". Narrow them to where the "
+                     "likelihood is (a few times the posterior width is plenty).")
+    hints.append("Or try `init: window` under sampler.nuts (Stan-style adaptation, for "
+                 "posteriors far from Gaussian); a larger max_draws if only ESS fell short.")
+    return hints
 
 
 def write_json(record: Mapping[str, Any], path: str | Path) -> Path:

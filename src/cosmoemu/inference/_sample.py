@@ -15,7 +15,7 @@ from jax.typing import ArrayLike
 
 from .._errors import unknown_name_message
 from ._chains import Chains
-from ._driver import NUTSResult, sample_nuts
+from ._driver import NUTSResult, compile_block_ahead, sample_nuts
 from ._mode import find_mode
 from ._nuts import NUTSConfig
 from ._posterior import Posterior
@@ -118,11 +118,15 @@ def sample_posterior(
     u_ref = np.asarray(_inverse_coords(posterior, jnp.asarray(x_ref, dtype))[0], np.float64)
     t_soft = 0.0
     scale = posterior.coordinate_scale()
+    # the NUTS block compiles (seconds) while the soft walls are adapted and the mode is found:
+    # the adapted posterior differs only in arrays, so the compiled block serves it
+    block = compile_block_ahead(posterior.logdensity, key, posterior.ndim, dtype, cfg,
+                                _Observer(posterior))
     if cfg.init == "laplace":
         posterior, u_ref, scale = adapt_softness(posterior, u_ref)
         t_soft = time.perf_counter() - t0
     res = sample_nuts(posterior.logdensity, key, jnp.asarray(u_ref, dtype), cfg,
-                      observe=_Observer(posterior), scale=scale, progress=progress)
+                      observe=_Observer(posterior), scale=scale, progress=progress, block=block)
     x, log_jac, derived = res.observed
     # the physical log-posterior: the sampled density without the change of variables
     logpost = res.logdensity.astype(np.float64) - np.asarray(log_jac, np.float64)
@@ -142,15 +146,16 @@ def sample_posterior(
 
 
 def adapt_softness(
-    posterior: Posterior, u0: ArrayLike, min_distance: float = 5.0
+    posterior: Posterior, u0: ArrayLike, min_distance: float = 2.0
 ) -> tuple[Posterior, np.ndarray]:
     """Soft-wall scales that keep a narrow posterior Gaussian in the unconstrained space.
 
     Finds the mode from ``u0`` with the default (logistic-like) walls and its Laplace width σ
     in each physical parameter. A bounded parameter whose mode lies more than
-    ``min_distance`` σ from both bounds gets walls of softness s = (distance − 4σ)/7, so that
-    within 4σ of the mode dx/du differs from 1 by less than e⁻⁷ and ``u`` is ``x`` there; the
-    others (posteriors that reach a bound) keep the default.
+    ``min_distance`` σ from both bounds gets walls of softness
+    s = max(distance − 4σ, distance/2)/7, so that within 4σ of the mode (or, nearer a wall,
+    within half the distance to it) dx/du differs from 1 by less than e⁻⁷ and ``u`` is ``x``
+    there; the others (posteriors that reach a bound) keep the default.
 
     Returns:
         (the posterior with new softness, the mode in its unconstrained coordinates, ten times
@@ -169,7 +174,11 @@ def adapt_softness(
             continue
         distance = min(x[i] - lo, hi - x[i])
         if distance > min_distance * sigma[i]:
-            softness[i] = min(softness[i], (distance - 4.0 * sigma[i]) / 7.0)
+            # far from the walls (> 8σ): identity within 4σ of the mode; nearer (2σ-8σ, e.g. a
+            # Gaussian prior cut at the emulator box 4.5σ away): identity within half the
+            # distance, the bend sharp and beyond it rather than soft across the posterior
+            bend = max(distance - 4.0 * sigma[i], 0.5 * distance)
+            softness[i] = min(softness[i], bend / 7.0)
     adapted = posterior.with_softness(softness)
     logger.info("soft-wall scales: %s", dict(zip(posterior.sampled, softness, strict=True)))
     u_new, log_slope_new = (np.asarray(a, np.float64)
