@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import codecs
 import datetime
-import hashlib
 import io
 import os
 import pickle
@@ -48,7 +47,7 @@ from numpy.lib import format as npy_format
 
 from ._axes import Axis
 from ._emulator import Emulator, make_emulator, output_size
-from ._io import ModelFileError
+from ._io import ModelFileError, _sha256
 from ._network import MLP
 from ._transforms import PCA, Affine, Pow10, Transform
 
@@ -377,14 +376,6 @@ def _known(stem: str) -> _Known | None:
                       {"name": "pk_boost", "units": "dimensionless"}, ("k", "1/Mpc"), False,
                       _PK_SOURCE)
     return None
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _find_pca(path: Path, pca: str | os.PathLike | None) -> tuple[Path, ...] | None:

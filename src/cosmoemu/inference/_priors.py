@@ -30,12 +30,12 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-import scipy.linalg
 from jax.typing import ArrayLike
 from scipy import special, stats
 
 from .._config import check_choice, check_keys, get
 from .._errors import ConfigError
+from .._linalg import gaussian_factors
 
 __all__ = [
     "PRIORS",
@@ -446,15 +446,8 @@ class MvNormal(VectorPrior):
         if cov.shape != (n, n):
             raise ValueError(f"cov has shape {cov.shape}, expected ({n}, {n}) to match the "
                              f"mean's {n} values")
-        if not np.allclose(cov, cov.T, rtol=1e-10, atol=0.0):
-            raise ValueError("cov is not symmetric")
-        try:
-            chol = np.linalg.cholesky(cov)
-        except np.linalg.LinAlgError as err:
-            raise ValueError("cov is not positive definite") from err
+        chol, self.whitening, self.log_norm = gaussian_factors(cov)
         self.mean, self.chol = mean, chol
-        self.whitening = scipy.linalg.solve_triangular(chol, np.eye(n), lower=True)
-        self.log_norm = float(-0.5 * n * math.log(2 * math.pi) - np.sum(np.log(np.diag(chol))))
 
     @property
     def size(self) -> int:

@@ -9,11 +9,11 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-import scipy.linalg
 from jax.typing import ArrayLike
 
 from .._config import check_keys, get
 from .._errors import ConfigError
+from .._linalg import gaussian_factors
 from ._base import register_likelihood
 
 __all__ = ["GaussianLikelihood"]
@@ -58,16 +58,9 @@ class GaussianLikelihood(eqx.Module):
             cov = np.diag(cov)
         if cov.shape != (n, n):
             raise ValueError(f"GaussianLikelihood: cov has shape {cov.shape}, expected ({n}, {n})")
-        if not np.allclose(cov, cov.T, rtol=1e-10, atol=0.0):
-            raise ValueError("GaussianLikelihood: cov is not symmetric")
-        try:
-            chol = np.linalg.cholesky(cov)
-        except np.linalg.LinAlgError as err:
-            raise ValueError("GaussianLikelihood: cov is not positive definite") from err
+        _, self.whitening, self.log_norm = gaussian_factors(cov, "GaussianLikelihood: ")
         self.params = params
         self.mean = mean
-        self.whitening = scipy.linalg.solve_triangular(chol, np.eye(n), lower=True)
-        self.log_norm = float(-0.5 * n * np.log(2 * np.pi) - np.sum(np.log(np.diag(chol))))
 
     @property
     def cov(self) -> np.ndarray:
