@@ -14,6 +14,7 @@ from cosmoemu.theory import (
     DEFAULT_SETTINGS,
     EmulatorTheory,
     ProductSpec,
+    axes_from_modes,
     get_product,
     product_names,
     register_product,
@@ -122,3 +123,19 @@ def test_bao_only_posterior_samples_w0_wa_without_a_theory(kit):
     assert post.theory is None
     assert float(post.loglike(x)) != pytest.approx(float(post.loglike(x2)), abs=1e-3)
     assert bool(jnp.isfinite(jax.grad(post.logdensity)(post.unconstrain(x))).all())
+
+
+def test_generic_products_read_an_emulators_named_axes():
+    """A (z, k) emulator's product axes are its own named axes, not only the last one."""
+    from cosmoemu.emulator._emulator import make_emulator
+    from cosmoemu.emulator._network import init_mlp
+    from cosmoemu.emulator._transforms import Affine
+
+    z, k = (0.0, 1.0, 2.0), tuple(np.geomspace(1e-3, 1.0, 5).tolist())
+    net = init_mlp(jax.random.key(0), (2, 4, len(z) * len(k)))
+    emu = make_emulator(net, Affine(np.zeros(2), np.ones(2)), [], ("a", "b"),
+                        {"a": (0, 1), "b": (0, 1)}, None, "dense", axes={"z": z, "k": k})
+    axes = axes_from_modes(emu, "toy")
+    assert list(axes) == ["z", "k"]
+    np.testing.assert_array_equal(axes["z"], z)
+    np.testing.assert_array_equal(axes["k"], k)

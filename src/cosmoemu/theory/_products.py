@@ -39,11 +39,14 @@ Axes = dict[str, np.ndarray]
 
 
 def axes_from_modes(emulator: Any, label: str) -> Axes:
-    """Generic axes: ``emulator.axes`` (a mapping name → values) when it has one, else one
-    axis named by ``emulator.mode_label`` (default ``mode``) holding ``emulator.modes``."""
+    """Generic axes: ``emulator.axes`` when it has them (an :class:`~cosmoemu.emulator.Emulator`'s
+    tuple of named axes, e.g. z and k, or a mapping name → values), else one axis named by
+    ``emulator.mode_label`` (default ``mode``) holding ``emulator.modes``."""
     axes = getattr(emulator, "axes", None)
     if isinstance(axes, Mapping):
         return {str(k): np.asarray(v) for k, v in axes.items()}
+    if isinstance(axes, tuple) and axes and all(hasattr(a, "name") for a in axes):
+        return {str(a.name): np.asarray(a.values) for a in axes}
     name = str(getattr(emulator, "mode_label", "mode") or "mode")
     return {name: np.asarray(emulator.modes)}
 
