@@ -6,6 +6,7 @@ out of them and raise :class:`~cosmoemu._errors.ConfigError` naming the dotted f
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import yaml
 
 from ._errors import ConfigError, did_you_mean
 
-__all__ = ["load_yaml", "get", "check_choice", "check_keys"]
+__all__ = ["load_yaml", "get", "check_choice", "check_keys", "check_writable_dir"]
 
 _MISSING = object()
 
@@ -90,3 +91,20 @@ def check_keys(cfg: Mapping[str, Any], allowed: Iterable[str], where: str = "") 
                 f"unknown field{did_you_mean(str(key), allowed)}; "
                 f"allowed fields: {', '.join(allowed)}",
             )
+
+
+def check_writable_dir(directory: str | Path, field: str, what: str = "path") -> None:
+    """Create ``directory`` if needed and check a file can be written there.
+
+    Raises:
+        ConfigError: naming ``field``, the directory and the system's reason.
+    """
+    directory = Path(directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        probe = directory / f".write-test.{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise ConfigError(field, f"cannot write to '{directory}': {err.strerror or err}; "
+                                 f"choose a writable {what}") from err

@@ -41,6 +41,14 @@ BASE = {
 }
 
 
+def _assert_config_error(edit, field, text):
+    """Editing BASE by ``edit`` makes parsing fail with a message naming ``field``."""
+    cfg = copy.deepcopy(BASE)
+    edit(cfg)
+    with pytest.raises(ValueError, match=rf"config field '{re.escape(field)}'.*{text}"):
+        parse_train_config(cfg)
+
+
 @pytest.mark.parametrize(
     ("edit", "field", "text"),
     [
@@ -54,10 +62,7 @@ BASE = {
     ],
 )
 def test_config_errors_name_the_field(edit, field, text):
-    cfg = copy.deepcopy(BASE)
-    edit(cfg)
-    with pytest.raises(ValueError, match=rf"config field '{re.escape(field)}'.*{text}"):
-        parse_train_config(cfg)
+    _assert_config_error(edit, field, text)
 
 
 def test_cmb_sigma_is_cosmic_variance_plus_noise():
@@ -265,10 +270,7 @@ def test_output_inside_the_package_is_refused_unless_asked(tmp_path, monkeypatch
     ],
 )
 def test_bad_numbers_are_named_before_any_work(edit, field, text):
-    cfg = copy.deepcopy(BASE)
-    edit(cfg)
-    with pytest.raises(ValueError, match=rf"config field '{re.escape(field)}'.*{text}"):
-        parse_train_config(cfg)
+    _assert_config_error(edit, field, text)
 
 
 def test_learning_rate_written_1e_3_in_yaml_is_a_number():

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
+from .._config import check_writable_dir
 from .._errors import ConfigError
 from ._genconfig import GenerateConfig
 from ._layout import (
@@ -128,16 +129,7 @@ class StoreWriter:
         root = self.root
         if root.exists() and not root.is_dir():
             raise ConfigError("output", f"'{root}' exists and is not a directory")
-        try:
-            root.mkdir(parents=True, exist_ok=True)
-            probe = root / f".write-test.{os.getpid()}"
-            probe.write_bytes(b"")
-            probe.unlink()
-        except OSError as err:
-            raise ConfigError(
-                "output", f"cannot write to '{root}': {err.strerror or err}; choose a writable "
-                "directory",
-            ) from err
+        check_writable_dir(root, "output", "directory")
 
     def _manifest(self) -> dict[str, Any]:
         cfg = self.cfg

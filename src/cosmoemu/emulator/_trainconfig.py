@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from .._config import check_keys, get, load_yaml
+from .._config import check_keys, check_writable_dir, get, load_yaml
 from .._errors import ConfigError, unknown_name_message
 from ._error_models import BEAM_FWHM_ARCMIN, F_SKY, NOISE_UK_ARCMIN, cmb_sigma
 from ._io import save_emulator
@@ -607,15 +607,7 @@ def _check_output(path: Path, overwrite_package: bool) -> None:
             "replaces a shipped model. Give a path outside it (relative paths are relative "
             "to the working directory), or pass --overwrite-package (overwrite_package=True) "
             "to replace the shipped model on purpose.")
-    parent = target.parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        probe = parent / f".write-test.{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as err:
-        raise ConfigError("output.path", f"cannot write to '{parent}': "
-                                         f"{err.strerror or err}; choose a writable path") from err
+    check_writable_dir(target.parent, "output.path")
 
 
 def _warn_if_replacing_a_different_model(path: Path, names: Sequence[str],
