@@ -54,6 +54,9 @@ def _with(**changes):
         (_with(design={"kind": "gaussian", "n": 4, "fiducial": {"h": 0.7}, "sigma": {"h": 1}}),
          "design.fiducial", ["missing", "omega_b"]),
         (_with(chunk_size=0), "chunk_size", [">= 1"]),
+        (_with(design={"kind": "lhs", "n": 4, "group": 2, "shared": ["omega_c"]}),
+         "design.shared", ["omega_c", "not among the sampled", "omega_cdm"]),
+        (_with(design={"kind": "lhs", "n": 4, "group": 2}), "design", ["'shared'"]),
         (_with(outptu="x"), "outptu", ["did you mean 'output'"]),
     ],
 )

@@ -92,3 +92,26 @@ def test_union_is_seeded_and_labels_regions():
     np.testing.assert_array_equal(a[:10], make_design(BOX, specs[:1])[0])
     c, _ = make_design(BOX, [DesignSpec("lhs", n=10, seed=2)])
     assert not np.allclose(a[:10], c)
+
+
+def test_grouped_design_shares_parameters_within_groups():
+    """group/shared: ceil(n/group) Latin-hypercube points of the shared parameters, each
+    repeated over `group` consecutive rows; the other parameters stratify all n rows."""
+    box = ParameterBox(("a", "b", "c"), (0.0, 10.0, -1.0), (1.0, 20.0, 1.0))
+    spec = DesignSpec("lhs", 100, seed=3, group=8, shared=("a", "c"))
+    pts, _ = make_design(box, [spec])
+    assert pts.shape == (100, 3)
+    groups = [pts[i:i + 8] for i in range(0, 100, 8)]
+    assert len(groups) == 13
+    for g in groups:
+        assert np.all(g[:, [0, 2]] == g[0, [0, 2]])
+    outer = np.array([g[0, [0, 2]] for g in groups])
+    # the 13 group points stratify each shared axis: one per 1/13 bin
+    for j, (lo, hi) in enumerate([(0.0, 1.0), (-1.0, 1.0)]):
+        bins = np.floor((outer[:, j] - lo) / (hi - lo) * 13).astype(int)
+        assert sorted(bins) == list(range(13))
+    bins_b = np.floor((pts[:, 1] - 10.0) / 10.0 * 100).astype(int)
+    assert sorted(bins_b) == list(range(100))
+    again, _ = make_design(box, [spec])
+    np.testing.assert_array_equal(pts, again)
+    assert spec.to_json()["group"] == 8 and spec.to_json()["shared"] == ["a", "c"]

@@ -5,6 +5,12 @@ position in the list), so a union of a wide Latin hypercube and a dense Gaussian
 fiducial is one design. Every spec is seeded: the same config gives the same points, bit for bit
 (``scipy.stats.qmc`` with ``rng=seed``).
 
+A design may hold some parameters fixed over groups of consecutive rows (``shared`` and
+``group``): ``n / group`` points of the shared parameters, each repeated for ``group`` rows, while
+the others take ``n`` points of their own design. A Boltzmann code that reuses its transfer
+functions when only the primordial and non-linear parameters change (the CAMB backend does) then
+pays for one transfer function per group: for P(k) with HMcode, 1.7 s per group and 0.04 s per row.
+
 The Latin hypercube of the shared CAMB set is
 ``qmc.scale(qmc.LatinHypercube(d=6, rng=777).random(6000), low, high)``, which
 ``DesignSpec("lhs", n=6000, seed=777)`` reproduces.
@@ -14,7 +20,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -59,6 +65,11 @@ class DesignSpec:
         sigma: per-parameter standard deviations (a diagonal covariance).
         radius: the ellipsoid's radius in sigmas.
         truncate: keep only points inside the box (redrawing the others); default true.
+        group: rows per group sharing the values of ``shared`` (``lhs``, ``sobol``,
+            ``uniform``); 1: no groups.
+        shared: the parameters held fixed within a group; their ``ceil(n / group)`` points
+            are a design of the same kind and seed, the other parameters' ``n`` points one
+            of seed ``seed + 1``.
     """
 
     kind: str
@@ -69,6 +80,8 @@ class DesignSpec:
     sigma: tuple[float, ...] | None = None
     radius: float = 1.0
     truncate: bool = True
+    group: int = 1
+    shared: tuple[str, ...] = ()
 
     def to_json(self) -> dict:
         """A JSON-ready recipe of this design (for the manifest)."""
@@ -82,6 +95,9 @@ class DesignSpec:
             out["truncate"] = self.truncate
             if self.kind == "ellipsoid":
                 out["radius"] = self.radius
+        if self.group > 1:
+            out["group"] = self.group
+            out["shared"] = list(self.shared)
         return out
 
 
@@ -102,7 +118,10 @@ def make_design(box: ParameterBox, specs: Sequence[DesignSpec]) -> tuple[np.ndar
     low, high = np.asarray(box.low, np.float64), np.asarray(box.high, np.float64)
     parts, regions = [], []
     for i, spec in enumerate(specs):
-        pts = _one(spec, low, high, f"design[{i}]")
+        if spec.group > 1:
+            pts = _grouped(spec, box, low, high)
+        else:
+            pts = _one(spec, low, high, f"design[{i}]")
         parts.append(pts)
         regions.append(np.full(len(pts), i, dtype=np.int64))
     if not parts:
@@ -124,6 +143,19 @@ def _one(spec: DesignSpec, low: np.ndarray, high: np.ndarray, where: str) -> np.
     if spec.kind == "uniform":
         return low + (high - low) * np.random.default_rng(spec.seed).random((spec.n, d))
     return _gaussian(spec, low, high, where)
+
+
+def _grouped(spec: DesignSpec, box: ParameterBox, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """``ceil(n / group)`` points of the shared parameters, each repeated ``group`` times."""
+    shared = np.array([name in spec.shared for name in box.names])
+    n_groups = -(-spec.n // spec.group)
+    outer = _one(replace(spec, n=n_groups, group=1), low[shared], high[shared], "")
+    pts = np.empty((spec.n, box.dim))
+    pts[:, shared] = np.repeat(outer, spec.group, axis=0)[: spec.n]
+    if (~shared).any():
+        inner = replace(spec, seed=spec.seed + 1, group=1)
+        pts[:, ~shared] = _one(inner, low[~shared], high[~shared], "")
+    return pts
 
 
 def _gaussian(spec: DesignSpec, low: np.ndarray, high: np.ndarray, where: str) -> np.ndarray:

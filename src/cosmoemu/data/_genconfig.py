@@ -9,6 +9,8 @@ Fields (see ``examples/generate_lcdm_cmb.yaml`` for a full one)::
     fixed: {m_ncdm: 0.06}          # fixed parameters (defaults: cosmoemu.data._params)
     design:                        # one design or a list (their union)
       - {kind: lhs, n: 6000, seed: 777}
+      # or groups of rows sharing the transfer-function parameters (CAMB reuses its transfers):
+      # {kind: lhs, n: 40000, seed: 1, group: 40, shared: [omega_b, omega_cdm, h]}
     quantities: [tt, te, ee, pp, derived]    # also bb, pk_lin, pk_nonlin
     cmb: {lmax: 2508}
     derived: [sigma8, thetastar]   # default: all of DERIVED_NAMES
@@ -195,6 +197,8 @@ def _designs(value: Any, box: ParameterBox) -> tuple[DesignSpec, ...]:
         where = f"design[{i}]" if isinstance(value, list) else "design"
         kind = check_choice(get(item, "kind", str, where=where), DESIGN_KINDS, f"{where}.kind")
         allowed = ["kind", "n", "seed"]
+        if kind in ("lhs", "sobol", "uniform"):
+            allowed += ["group", "shared"]
         if kind in ("gaussian", "ellipsoid"):
             allowed += ["fiducial", "sigma", "covariance", "truncate"]
         if kind == "ellipsoid":
@@ -205,7 +209,8 @@ def _designs(value: Any, box: ParameterBox) -> tuple[DesignSpec, ...]:
             raise ConfigError(f"{where}.n", f"must be >= 1, got {n}")
         seed = get(item, "seed", int, 0, where=where)
         if kind not in ("gaussian", "ellipsoid"):
-            specs.append(DesignSpec(kind, n, seed))
+            group, shared = _groups(item, box, where)
+            specs.append(DesignSpec(kind, n, seed, group=group, shared=shared))
             continue
         fiducial = _per_parameter(get(item, "fiducial", where=where), box, f"{where}.fiducial")
         sigma = covariance = None
@@ -223,6 +228,21 @@ def _designs(value: Any, box: ParameterBox) -> tuple[DesignSpec, ...]:
         specs.append(DesignSpec(kind, n, seed, fiducial, covariance, sigma, radius,
                                 get(item, "truncate", bool, True, where=where)))
     return tuple(specs)
+
+
+def _groups(item: Mapping, box: ParameterBox, where: str) -> tuple[int, tuple[str, ...]]:
+    group = get(item, "group", int, 1, where=where)
+    if group < 1:
+        raise ConfigError(f"{where}.group", f"must be >= 1, got {group}")
+    shared = get(item, "shared", list, [], where=where)
+    unknown = [str(name) for name in shared if name not in box.names]
+    if unknown:
+        raise ConfigError(f"{where}.shared", f"{', '.join(unknown)} not among the sampled "
+                                             f"parameters ({', '.join(box.names)})")
+    if (group > 1) != bool(shared):
+        raise ConfigError(where, "give 'group' > 1 together with the 'shared' parameters "
+                                 "(or neither)")
+    return group, tuple(name for name in box.names if name in shared)
 
 
 def _covariance(value: Any, dim: int, where: str) -> tuple[tuple[float, ...], ...]:
