@@ -332,6 +332,13 @@ class Emulator(eqx.Module):
             Array ``(..., *output_shape)``: ``(..., n_modes)`` for one output axis,
             ``(..., n_z, n_k)`` for P(k, z), in :attr:`units`.
         """
+        return self._forward(self.guarded_inputs(params, policy))
+
+    def guarded_inputs(
+        self, params: Mapping[str, ArrayLike] | ArrayLike, policy: Policy = "raise"
+    ) -> Array:
+        """The inputs ``(..., n_params)`` after the box policy of :meth:`predict` (raise, warn,
+        clip, or NaN rows outside); for composite models that run :meth:`_forward` themselves."""
         if policy not in POLICIES:
             raise ValueError(
                 f"unknown policy {policy!r}{did_you_mean(str(policy), POLICIES)}; "
@@ -357,7 +364,7 @@ class Emulator(eqx.Module):
                 x = c + (x - c) * shrink
         if policy == "nan":  # NaN inputs give NaN outputs: cheaper than masking every mode
             x = jnp.where(self.in_box(x)[..., None], x, jnp.nan)
-        return self._forward(x)
+        return x
 
     def _forward(self, x: Array) -> Array:
         """Network and transforms, no box handling. ``x``: ``(..., n_params)`` physical."""

@@ -79,6 +79,13 @@ class DataSpec:
         box: the emulator's box ``{name: (low, high)}``; default the store's design box. It
             must lie inside the box the samples were drawn from (see
             :func:`check_box_against_data`).
+        divide_by: emulate the quantity divided by ``"primordial"`` (A_s (k/0.05)^(n_s-1), for
+            a P(k) with a k axis: the transfer part, which A_s and n_s do not change) or by
+            another quantity of the store on the same axes (``pk_lin`` for the non-linear
+            boost). The model records ``quantity/divide_by`` as its quantity.
+        inputs: the emulator's inputs, a subset of the store's parameters (the others must not
+            change the emulated quantity, e.g. omega_b, omega_cdm, h for the transfer part);
+            rows repeating an input point are used once.
     """
 
     store: Path
@@ -87,6 +94,8 @@ class DataSpec:
     design_rows: tuple[tuple[int, int], ...] | None = None
     max_samples: int | None = None
     box: Mapping[str, tuple[float, float]] | None = None
+    divide_by: str | None = None
+    inputs: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -191,7 +200,8 @@ def _given(cfg: Mapping[str, Any], types: Mapping[str, Any], where: str) -> dict
 
 def _parse_data(cfg: Mapping[str, Any], base: Path) -> DataSpec:
     data = get(cfg, "data", dict)
-    check_keys(data, ("store", "quantity", "outputs", "design_rows", "max_samples", "box"), "data")
+    check_keys(data, ("store", "quantity", "outputs", "design_rows", "max_samples", "box",
+                      "divide_by", "inputs"), "data")
     ranges = get(data, "design_rows", list, None, where="data")
     if ranges is not None:
         ok = all(
@@ -212,7 +222,10 @@ def _parse_data(cfg: Mapping[str, Any], base: Path) -> DataSpec:
         raise ConfigError("data.max_samples", f"must be >= 10, got {n_max}")
     box = _parse_box(get(data, "box", dict, None, where="data"))
     outputs = get(data, "outputs", list, None, where="data")
+    inputs = get(data, "inputs", list, None, where="data")
     return DataSpec(
+        divide_by=get(data, "divide_by", str, None, where="data"),
+        inputs=None if inputs is None else tuple(str(i) for i in inputs),
         store=_resolve(base, get(data, "store", str, where="data")),
         quantity=get(data, "quantity", str, where="data"),
         outputs=None if outputs is None else tuple(str(o) for o in outputs),
@@ -515,16 +528,24 @@ def train_from_config(
         raise ConfigError("data", f"only {rows.size} samples selected from '{data.store}'")
     x = ds.params(rows)
     design_box = ds.box
+    names = tuple(ds.param_names)
+    all_x = ds.params()
+    if data.inputs is not None:
+        x, rows, names, all_x = _input_subset(data.inputs, names, x, rows, all_x)
     box = data.box if data.box is not None else design_box
+    if box is not None and data.box is None and data.inputs is not None:
+        box = {n: box[n] for n in names}
     if box is None:
         raise ConfigError(
             "data.box", f"the store '{data.store}' records no design box (it has no "
             "manifest.json): give data.box: {name: [low, high]} for every parameter, the box "
             "the samples were drawn from (outside it the model refuses to predict)")
     # the design's range shows in all the store's samples, not only the selected rows
-    check_box_against_data(box, ds.param_names, ds.params(), design_box)
+    check_box_against_data(box, names, all_x, design_box)
     y = ds.load(q, rows)
     axes = list(ds.axes(q))
+    if data.divide_by is not None:
+        y = _divide(y, data.divide_by, ds, q, rows, axes)
     if data.outputs is not None:
         names = [str(m) for m in axes[-1][1]]
         for o in data.outputs:
@@ -534,7 +555,7 @@ def train_from_config(
         y = y[..., cols]
         axes[-1] = (axes[-1][0], np.asarray(data.outputs), axes[-1][2])
     modes = np.asarray(axes[-1][1])
-    _warn_if_replacing_a_different_model(cfg.output.path, ds.param_names, axes)
+    _warn_if_replacing_a_different_model(cfg.output.path, names, axes)
 
     emu = cfg.emulator
     sigma = None
@@ -542,7 +563,7 @@ def train_from_config(
         sigma = error_model_sigma(cfg.error_model, q, y, modes, lambda name: ds.load(name, rows))
     feature_scale: Any = "std"
     if emu.feature_scale == "error_model":
-        feature_scale = _feature_scale_from_sigma(x, y, sigma, emu, ds.param_names)
+        feature_scale = _feature_scale_from_sigma(x, y, sigma, emu, names)
     if emu.mode_weights:
         feature_scale = apply_mode_weights(feature_scale, y, modes, emu.mode_weights)
         if sigma is not None:  # the weighted loss asks for the same emphasis
@@ -558,10 +579,10 @@ def train_from_config(
         "n_samples": int(rows.size),
     }
     common = {
-        "parameters": ds.param_names,
+        "parameters": names,
         "axes": [(name, values, units) for name, values, units in axes],
-        "quantity": q,
-        "units": ds.units(q),
+        "quantity": q if data.divide_by is None else f"{q}/{data.divide_by}",
+        "units": ds.units(q) if data.divide_by is None else "",
         "box": box,
         "sigma": sigma,
         "progress": progress,
@@ -588,6 +609,43 @@ def train_from_config(
     )
     result.summary["files"] = [str(f) for f in files]
     return result
+
+
+def _input_subset(inputs: Sequence[str], names: tuple[str, ...], x: np.ndarray,
+                  rows: np.ndarray, all_x: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Keep the ``inputs`` columns, and the first row of each repeated input point."""
+    unknown = [n for n in inputs if n not in names]
+    if unknown:
+        raise ConfigError("data.inputs", unknown_name_message("parameter", unknown[0], names))
+    cols = [names.index(n) for n in inputs]
+    x = x[:, cols]
+    _, first = np.unique(x, axis=0, return_index=True)
+    first = np.sort(first)
+    log.info("data.inputs: %d distinct input points in %d rows", first.size, rows.size)
+    return x[first], rows[first], tuple(inputs), all_x[:, cols]
+
+
+def _divide(y: np.ndarray, by: str, ds: Any, q: str, rows: np.ndarray,
+            axes: Sequence[tuple[str, np.ndarray, str]]) -> np.ndarray:
+    """``y`` divided by the primordial spectrum or by another quantity of the store."""
+    if by == "primordial":
+        names = list(ds.param_names)
+        if axes[-1][0] != "k" or "n_s" not in names or "ln10^{10}A_s" not in names:
+            raise ConfigError("data.divide_by", "'primordial' needs a quantity with a k axis "
+                              "[1/Mpc] and n_s and ln10^{10}A_s among the store's parameters")
+        theta = ds.params(rows)
+        n_s = theta[:, names.index("n_s")]
+        a_s = np.exp(theta[:, names.index("ln10^{10}A_s")]) * 1e-10
+        k = np.asarray(axes[-1][1], np.float64)
+        expand = (slice(None),) + (None,) * (y.ndim - 1)
+        return y / (a_s[expand] * (k / 0.05) ** (n_s - 1.0)[expand])
+    if by not in ds.quantities or by == q:
+        raise ConfigError("data.divide_by", unknown_name_message(
+            "quantity", by, ["primordial", *[n for n in ds.quantities if n != q]]))
+    if ds.shape(by) != ds.shape(q):
+        raise ConfigError("data.divide_by", f"'{by}' has shape {ds.shape(by)}, '{q}' "
+                                            f"{ds.shape(q)}: they must share their axes")
+    return y / ds.load(by, rows)
 
 
 def _package_dir() -> Path:
