@@ -26,6 +26,13 @@ _LAZY = {
     "Cosmology": "cosmoemu.cosmology",
     "EmulatorTheory": "cosmoemu.theory",
     "register_product": "cosmoemu.theory",
+    # matter power spectrum
+    "matter_power": "cosmoemu.matter",
+    "sigma8": "cosmoemu.matter",
+    "S8": "cosmoemu.matter",
+    "ln10As_from_S8": "cosmoemu.matter",
+    "MatterPower": "cosmoemu.matter",
+    "load_matter_power": "cosmoemu.matter",
     # training data
     "generate": "cosmoemu.data",
     "open_store": "cosmoemu.data",
