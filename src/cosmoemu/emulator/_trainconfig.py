@@ -622,7 +622,8 @@ def _input_subset(inputs: Sequence[str], names: tuple[str, ...], x: np.ndarray,
     _, first = np.unique(x, axis=0, return_index=True)
     first = np.sort(first)
     log.info("data.inputs: %d distinct input points in %d rows", first.size, rows.size)
-    return x[first], rows[first], tuple(inputs), all_x[:, cols]
+    # the box check's slack counts distinct points, not rows repeating them
+    return x[first], rows[first], tuple(inputs), np.unique(all_x[:, cols], axis=0)
 
 
 def _divide(y: np.ndarray, by: str, ds: Any, q: str, rows: np.ndarray,
