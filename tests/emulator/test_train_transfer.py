@@ -14,8 +14,8 @@ import json
 import numpy as np
 import pytest
 
-from cosmoemu.emulator._trainconfig import train_from_config
 from cosmoemu._errors import ConfigError
+from cosmoemu.emulator._trainconfig import train_from_config
 
 NAMES = ("omega_cdm", "h", "n_s", "ln10^{10}A_s")
 BOX = {"omega_cdm": [0.1, 0.14], "h": [0.6, 0.75], "n_s": [0.9, 1.0],
