@@ -76,9 +76,9 @@ def S8(params: Mapping[str, ArrayLike], *, model: str | MatterPower = "lcdm",  #
     return emu.sigma8(params, policy=policy) * jnp.sqrt(_omega_m(params, emu) / 0.3)
 
 
-def ln10As_from_S8(params: Mapping[str, ArrayLike], S8: ArrayLike, *,  # noqa: N802, N803
+def ln10As_from_S8(params: Mapping[str, ArrayLike], s8: ArrayLike, *,  # noqa: N802
                    model: str | MatterPower = "lcdm", policy: str = "raise") -> Array:
-    """ln(10¹⁰ A_s) giving the target S8 with the other parameters of ``params``.
+    """ln(10¹⁰ A_s) giving the target ``s8`` = S8 with the other parameters of ``params``.
 
     σ8 ∝ A_s^½ exactly in linear theory, so ``ln10As = ref + 2 ln(S8 / S8(ref))`` is exact for
     the emulator (one σ8 evaluation, differentiable): a likelihood can sample S8 (as KiDS does)
@@ -90,4 +90,4 @@ def ln10As_from_S8(params: Mapping[str, ArrayLike], S8: ArrayLike, *,  # noqa: N
     ref_value = jnp.zeros_like(jnp.asarray(params["n_s"], jnp.result_type(params["n_s"], float)))
     base["ln10^{10}A_s"] = ref_value + _REF_LN10AS
     s8_ref = S8(base, model=emu, policy=policy)
-    return _REF_LN10AS + 2.0 * jnp.log(jnp.asarray(S8) / s8_ref)
+    return _REF_LN10AS + 2.0 * jnp.log(jnp.asarray(s8) / s8_ref)
