@@ -126,7 +126,8 @@ def test_gradients_match_the_closed_form(mp):
         "omega_cdm": ln10 * (10 * (0.3 + 0.02 * (np.log(k) + 4) ** 2) + 0.05 * u) + 0 * z[:, None],
     }
     for name, w in want.items():
-        np.testing.assert_allclose(g[name], np.broadcast_to(w, (2, 9)), rtol=2e-3, atol=2e-3, err_msg=name)
+        np.testing.assert_allclose(g[name], np.broadcast_to(w, (2, 9)), rtol=2e-3, atol=2e-3,
+                                   err_msg=name)
     dk = jax.grad(lambda kk: jnp.log(mp(P0, kk, 1.0, nonlinear=False))[0, 0])(jnp.float32(0.1))
     u0 = np.log(0.1) + 4.0
     dlog10t = -0.1 * u0 - 0.003 * u0**2 * 1.0  # d log10 T / d ln k at z = 1
