@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jax
@@ -26,6 +26,31 @@ def best_time(fn: Callable[[], Any], repeats: int = 7, min_seconds: float = 0.2)
             out = fn()
         jax.block_until_ready(out)
         best = min(best, (time.perf_counter() - t0) / inner)
+    return best
+
+
+def best_times_interleaved(fns: Mapping[str, Callable[[], Any]], rounds: int = 7,
+                           min_seconds: float = 0.2) -> dict[str, float]:
+    """Best wall time of one call of each of ``fns`` (seconds), timed round-robin.
+
+    Each function is warmed up (compiled) first and gets its own inner count, so that one
+    timing lasts about ``min_seconds``; then every round times each function once, in turn, so
+    a shared machine's load hits them alike. Blocks on JAX outputs.
+    """
+    inner: dict[str, int] = {}
+    for name, fn in fns.items():
+        jax.block_until_ready(fn())
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn())
+        inner[name] = max(1, int(min_seconds / max(time.perf_counter() - t0, 1e-7)))
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            for _ in range(inner[name]):
+                out = fn()
+            jax.block_until_ready(out)
+            best[name] = min(best[name], (time.perf_counter() - t0) / inner[name])
     return best
 
 

@@ -131,7 +131,7 @@ class MatterPower:
             if not same:
                 raise ValueError("the boost emulator's (z, k) grid differs from the transfer's")
             self._heads["boost"] = _LinearHead(boost, "boost").grid(shape)
-        self._folded: dict[tuple, tuple[Array, Array]] = {}
+        self._folded: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
         self._sigma8_head: tuple[Array, Array, np.ndarray, np.ndarray] | None = None
 
     # ---- parameters
@@ -201,9 +201,13 @@ class MatterPower:
         nets = [self._network(self.transfer, vals, policy)]
         if nonlinear:
             nets.append(self._network(self.boost, vals, policy))  # type: ignore[arg-type]
-        concrete = not isinstance(k_arr, jax.core.Tracer) and not isinstance(z_arr, jax.core.Tracer)
+        # concrete k, z: tested on the arguments, since under jit jnp.asarray of a constant is a
+        # tracer too (a closed-over grid must still fold)
+        concrete = not isinstance(k, jax.core.Tracer) and not isinstance(z, jax.core.Tracer)
         if concrete:
-            kq, zq = np.asarray(k_arr, np.float64), np.asarray(z_arr, np.float64)
+            np_dtype = np.dtype(dtype)
+            kq = np.atleast_1d(np.asarray(k, np_dtype)).astype(np.float64)
+            zq = np.atleast_1d(np.asarray(z, np_dtype)).astype(np.float64)
             self._check_range(kq, zq)
             log10 = 0.0
             for head, net in zip(heads, nets, strict=True):
@@ -240,8 +244,12 @@ class MatterPower:
             raise ValueError(f"z = {bad:g} is outside the {self.name} P(k) emulators' range "
                              f"[0, {zmax:g}]")
 
-    def _fold(self, head: str, k: np.ndarray, z: np.ndarray, dtype: Any) -> tuple[Array, Array]:
-        """The head's matrix and offset on the requested (z, k), spline weights folded in."""
+    def _fold(self, head: str, k: np.ndarray, z: np.ndarray,
+              dtype: Any) -> tuple[np.ndarray, np.ndarray]:
+        """The head's matrix and offset on the requested (z, k), spline weights folded in.
+
+        NumPy arrays (cached, so they must not be tracers: a fold first made inside jit is
+        reused by later traces and eager calls)."""
         key = (head, k.tobytes(), z.tobytes(), jnp.dtype(dtype).name)
         if key not in self._folded:
             a, b = self._heads[head]
@@ -249,7 +257,8 @@ class MatterPower:
             wk = self._ks.weights_numpy(np.log(np.clip(k, self.k_grid[0], self.k_grid[-1])))
             af = np.einsum("qi,oij,pj->oqp", wz, a, wk).reshape(a.shape[0], -1)
             bf = (wz @ b @ wk.T).reshape(-1)
-            self._folded[key] = (jnp.asarray(af, dtype), jnp.asarray(bf, dtype))
+            np_dtype = np.dtype(dtype)
+            self._folded[key] = (af.astype(np_dtype), bf.astype(np_dtype))
         return self._folded[key]
 
     # ---- sigma8
