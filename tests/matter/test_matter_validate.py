@@ -1,4 +1,4 @@
-"""`validate_matter_power` against injected, known errors.
+"""`validate_matter_power` and `cosmoemu validate pk:...` against injected, known errors.
 
 The fake store holds the tiny model's own P(k, z) divided by (1 + eps) with a chosen eps at a
 few (row, z, k), so the emulator's relative error there is exactly |eps| (to float32 storage)
@@ -13,8 +13,11 @@ import re
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from pk_tiny import NAMES, K, Z, sample, tiny_matter_power, write_store
 
+from cosmoemu.cli import main
+from cosmoemu.emulator import save_emulator
 from cosmoemu.matter._validate import validate_matter_power
 
 K_RANGE, Z_MAX = (1e-3, 5.0), 3.0
@@ -198,3 +201,24 @@ def test_store_without_a_boost_parameter_is_named(mp, tmp_path):
                                          r"does not vary"):
         validate_matter_power(mp, store, tmp_path / "r", timing=False)
 
+
+def test_cli(case, mp, tmp_path):
+    save_emulator(mp.transfer, tmp_path / "transfer")
+    save_emulator(mp.boost, tmp_path / "boost")
+    spec = f"pk:lcdm={tmp_path / 'transfer'},{tmp_path / 'boost'}"
+    out = CliRunner().invoke(main, ["validate", spec, str(case["store"]), "--out",
+                                    str(tmp_path / "r"), "--label", "cli", "--no-timing",
+                                    "--k-range", "1e-3", "5", "--z-max", "3"])
+    assert out.exit_code == 0, out.output
+    assert re.search(r"lcdm linear +n= +13 +relative error: median .*, max 0\.003 +target "
+                     r"0\.001: FAIL", out.output), out.output
+    got = json.loads((tmp_path / "r" / "cli.json").read_text())
+    for w in ("linear", "nonlinear", "sigma8"):  # the saved models give the same figures
+        for key, value in case["res"].summary[w]["percentiles"].items():
+            assert got[w]["percentiles"][key] == pytest.approx(value, abs=ATOL)
+    bad = CliRunner().invoke(main, ["validate", "pk:nosuch", str(case["store"]), "--out",
+                                    str(tmp_path / "r2")])
+    assert bad.exit_code != 0 and "unknown P(k) model 'nosuch'" in bad.output
+    bad = CliRunner().invoke(main, ["validate", "lcdm_cmb_tt", str(case["store"]), "--z-max",
+                                    "2"])
+    assert bad.exit_code != 0 and "--k-range and --z-max apply to P(k) models only" in bad.output
