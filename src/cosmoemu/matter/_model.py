@@ -233,14 +233,17 @@ class MatterPower:
         return jnp.exp(_LN10 * log10 + primordial)
 
     def _check_range(self, k: np.ndarray, z: np.ndarray) -> None:
-        lo, hi = self.k_grid[0], self.k_grid[-1]
-        if np.any(k < lo * (1 - 1e-9)) or np.any(k > hi * (1 + 1e-9)) or np.any(~np.isfinite(k)):
-            bad = k[(k < lo * (1 - 1e-9)) | (k > hi * (1 + 1e-9)) | ~np.isfinite(k)][0]
+        # the tolerance of the traced branch: the grid's own end points, cast to float32 for a
+        # float32 call (1e-4 -> 9.99999975e-05), are inside
+        lo, hi = self.k_grid[0] * (1 - 1e-6), self.k_grid[-1] * (1 + 1e-6)
+        if np.any(k < lo) or np.any(k > hi) or np.any(~np.isfinite(k)):
+            bad = k[(k < lo) | (k > hi) | ~np.isfinite(k)][0]
             raise ValueError(f"k = {bad:g} /Mpc is outside the {self.name} P(k) emulators' "
-                             f"range [{lo:g}, {hi:g}] /Mpc (k is in 1/Mpc, not h/Mpc)")
+                             f"range [{self.k_grid[0]:g}, {self.k_grid[-1]:g}] /Mpc (k is in "
+                             "1/Mpc, not h/Mpc)")
         zmax = self.z_grid[-1]
-        if np.any(z < -1e-9) or np.any(z > zmax + 1e-9) or np.any(~np.isfinite(z)):
-            bad = z[(z < -1e-9) | (z > zmax + 1e-9) | ~np.isfinite(z)][0]
+        if np.any(z < -1e-6) or np.any(z > zmax + 1e-6) or np.any(~np.isfinite(z)):
+            bad = z[(z < -1e-6) | (z > zmax + 1e-6) | ~np.isfinite(z)][0]
             raise ValueError(f"z = {bad:g} is outside the {self.name} P(k) emulators' range "
                              f"[0, {zmax:g}]")
 
