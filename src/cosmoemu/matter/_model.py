@@ -310,6 +310,15 @@ def load_matter_power(model: str | MatterPower = "lcdm") -> MatterPower:
     if model not in MODELS:
         raise ValueError(f"unknown P(k) model {model!r}; available: {', '.join(MODELS)}")
     if model not in _LOADED:
+        from ..emulator import list_emulators
+
+        missing = [n for n in MODELS[model] if n not in list_emulators()]
+        if missing:
+            raise ValueError(
+                f"the {model} P(k) emulators ({', '.join(missing)}) are not shipped in this "
+                "version; train them with `cosmoemu train src/cosmoemu/pretrained/configs/"
+                f"{missing[0]}.yaml` (docs/matter_power.md) and pass "
+                "MatterPower(load_emulator(TRANSFER), load_emulator(BOOST)) as model=")
         transfer, boost = (load_emulator(n) for n in MODELS[model])
         _LOADED[model] = MatterPower(transfer, boost, name=model)
     return _LOADED[model]
