@@ -39,16 +39,26 @@ from ..emulator._validate import training_rows
 from ._model import PARAM_ALIASES, MatterPower, load_matter_power
 
 __all__ = [
+    "K_RANGE",
     "PERCENTILES",
     "TARGETS",
     "TARGET_PERCENTILE",
+    "Z_MAX",
     "PkErrors",
     "PkValidation",
+    "metric_mask",
     "parse_pk_model",
+    "relative_errors",
     "validate_matter_power",
 ]
 
 log = logging.getLogger(__name__)
+
+K_RANGE = (1e-3, 5.0)
+"""Default wavenumbers of the metric [1/Mpc], ``(k_min, k_max)``, edges included."""
+
+Z_MAX = 3.0
+"""Default largest redshift of the metric (included)."""
 
 PERCENTILES = (50, 68, 95, 99)
 """Percentiles over cosmologies in the report (and the maximum)."""
@@ -79,8 +89,10 @@ class PkErrors:
     """Relative errors of one spectrum (linear or non-linear) on the compared cosmologies.
 
     Attributes:
-        spectrum: ``"linear"`` or ``"nonlinear"``.
-        quantity: the store's product, ``"pk_lin"`` or ``"pk_nonlin"``.
+        spectrum: ``"linear"`` or ``"nonlinear"`` (or another label, e.g. ``"boost"``, for
+            errors made with :func:`relative_errors`).
+        quantity: the store's product, ``"pk_lin"`` or ``"pk_nonlin"`` (or e.g.
+            ``"pk_nonlin/pk_lin"``).
         z: redshifts compared, shape ``(n_z,)``.
         k: wavenumbers compared [1/Mpc], shape ``(n_k,)``.
         errors: ``|P_emu / P_true - 1|``, shape ``(n, n_z, n_k)``, one row per compared cosmology.
@@ -235,13 +247,55 @@ def _grid(mp: MatterPower, z: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np
     return zi, ki, notes
 
 
-def _errors(spectrum: str, pred: np.ndarray, truth: np.ndarray, inside: np.ndarray,
-            used: np.ndarray, z: np.ndarray, k: np.ndarray, in_metric: np.ndarray) -> PkErrors:
+def metric_mask(z: np.ndarray, k: np.ndarray, k_range: tuple[float, float] = K_RANGE,
+                z_max: float = Z_MAX) -> np.ndarray:
+    """Where the metric looks on a (z, k) grid: ``(n_z, n_k)``, true where
+    ``k_range[0] <= k <= k_range[1]`` [1/Mpc] and ``z <= z_max`` (edges included).
+
+    Raises:
+        ValueError: a bad ``k_range``, or no grid point in the metric's range.
+    """
+    k_lo, k_hi = (float(v) for v in k_range)
+    if not 0 < k_lo < k_hi:
+        raise ValueError(f"k_range must be (k_min, k_max) with 0 < k_min < k_max; got {k_range}")
+    z, k = np.asarray(z, np.float64), np.asarray(k, np.float64)
+    in_k = (k >= k_lo * (1 - 1e-9)) & (k <= k_hi * (1 + 1e-9))
+    in_z = z <= z_max + 1e-9
+    if not in_k.any() or not in_z.any():
+        raise ValueError(
+            f"no store point in the metric's k {k_lo:g}..{k_hi:g} /Mpc and z <= {z_max:g} "
+            f"(compared: k {k.min():g}..{k.max():g} /Mpc, z {z.min():g}..{z.max():g})")
+    return in_z[:, None] & in_k[None, :]
+
+
+def relative_errors(spectrum: str, pred: np.ndarray, truth: np.ndarray, z: np.ndarray,
+                    k: np.ndarray, in_metric: np.ndarray, *, inside: np.ndarray | None = None,
+                    used: np.ndarray | None = None, quantity: str | None = None) -> PkErrors:
+    """``|pred / truth - 1|`` per cosmology and (z, k), with the bookkeeping of the report.
+
+    Args:
+        spectrum: label of the errors (``"linear"``, ``"nonlinear"``, ``"boost"``...).
+        pred, truth: ``(n, n_z, n_k)`` on the grid ``z``, ``k`` (NaN where not predicted).
+        z, k: the grid [1/Mpc for k].
+        in_metric: ``(n_z, n_k)`` from :func:`metric_mask`.
+        inside: ``(n,)`` rows inside the emulators' box (default: all); the others are counted
+            and not compared.
+        used: ``(n,)`` rows the models trained on (default: none); counted, not compared.
+        quantity: what ``truth`` is (default: the store product of ``spectrum``, ``pk_lin`` or
+            ``pk_nonlin``; else the label).
+
+    Returns:
+        :class:`PkErrors` of the compared rows (inside, not used, finite prediction).
+    """
+    n = len(pred)
+    inside = np.ones(n, bool) if inside is None else np.asarray(inside, bool)
+    used = np.zeros(n, bool) if used is None else np.asarray(used, bool)
     err = np.abs(pred / truth - 1.0)
     finite = np.isfinite(err.reshape(len(err), -1)).all(axis=1)
     keep = inside & ~used & finite
+    quantity = quantity or _QUANTITY.get(spectrum, spectrum)
     return PkErrors(
-        spectrum, _QUANTITY[spectrum], z, k, err[keep], np.flatnonzero(keep), in_metric,
+        spectrum, quantity, z, k, err[keep], np.flatnonzero(keep), in_metric,
         n_outside_box=int((~inside).sum()), n_used_in_training=int((inside & used).sum()),
         n_nonfinite=int((inside & ~used & ~finite).sum()))
 
@@ -329,8 +383,8 @@ def validate_matter_power(
     out_dir: str | os.PathLike,
     *,
     label: str | None = None,
-    k_range: tuple[float, float] = (1e-3, 5.0),
-    z_max: float = 3.0,
+    k_range: tuple[float, float] = K_RANGE,
+    z_max: float = Z_MAX,
     timing: bool = True,
     targets: Mapping[str, float] | None = None,
 ) -> PkValidation:
@@ -388,13 +442,8 @@ def validate_matter_power(
     z_all, k_all = np.asarray(z_all, np.float64), np.asarray(k_all, np.float64)
     zi, ki, notes = _grid(mp, z_all, k_all)
     z, k = z_all[zi], k_all[ki]
-    in_k = (k >= k_lo * (1 - 1e-9)) & (k <= k_hi * (1 + 1e-9))
-    in_z = z <= z_max + 1e-9
-    if not in_k.any() or not in_z.any():
-        raise ValueError(
-            f"no store point in the metric's k {k_lo:g}..{k_hi:g} /Mpc and z <= {z_max:g} "
-            f"(compared: k {k.min():g}..{k.max():g} /Mpc, z {z.min():g}..{z.max():g})")
-    in_metric = in_z[:, None] & in_k[None, :]
+    in_metric = metric_mask(z, k, (k_lo, k_hi), z_max)
+    in_z, in_k = in_metric.any(axis=1), in_metric.any(axis=0)
 
     # cosmologies the models trained on, from their provenance
     used_lin, note_t = training_rows(mp.transfer, store)
@@ -421,15 +470,15 @@ def validate_matter_power(
     values = _store_values(mp, names, params, False, data)
     inside_lin = _inside(mp, values, False)
     pred = _predict(mp, values, k, z, nonlinear=False)
-    linear = _errors("linear", pred, store.load("pk_lin")[idx], inside_lin, used_lin, z, k,
-                     in_metric)
+    linear = relative_errors("linear", pred, store.load("pk_lin")[idx], z, k, in_metric,
+                             inside=inside_lin, used=used_lin)
     nonlinear = None
     if do_nl:
         values = _store_values(mp, names, params, True, data)
         inside_nl = _inside(mp, values, True)
         pred = _predict(mp, values, k, z, nonlinear=True)
-        nonlinear = _errors("nonlinear", pred, store.load("pk_nonlin")[idx], inside_nl,
-                            used_nl, z, k, in_metric)
+        nonlinear = relative_errors("nonlinear", pred, store.load("pk_nonlin")[idx], z, k,
+                                    in_metric, inside=inside_nl, used=used_nl)
     del pred
 
     s8_err, s8_counts = None, {}
