@@ -80,6 +80,12 @@ def test_transfer_part_on_the_distinct_input_points(store, tmp_path):
     assert {k: list(v) for k, v in emu.box.items()} == {k: BOX[k] for k in ("omega_cdm", "h")}
     assert emu.quantity == "pk_lin/primordial"
     assert emu.metadata["training"]["provenance"]["n_samples"] == 12  # one row per group
+    # validation leaves out every row of the store that shares a trained point
+    from cosmoemu.data import open_store
+    from cosmoemu.emulator._validate import training_rows
+
+    used, _ = training_rows(emu, open_store(store))
+    assert used.sum() == 48
     rng = np.random.default_rng(9)
     oc, h = 0.1 + 0.04 * rng.random(5), 0.6 + 0.15 * rng.random(5)
     pred = np.asarray(emu.predict({"omega_cdm": oc, "h": h}))

@@ -530,6 +530,7 @@ def train_from_config(
     design_box = ds.box
     names = tuple(ds.param_names)
     all_x = ds.params()
+    n_rows = int(rows.size)  # rows considered; with data.inputs, fewer distinct points train
     if data.inputs is not None:
         x, rows, names, all_x = _input_subset(data.inputs, names, x, rows, all_x)
     box = data.box if data.box is not None else design_box
@@ -577,6 +578,7 @@ def train_from_config(
         "design_rows": None if data.design_rows is None else [list(r) for r in data.design_rows],
         "max_samples": data.max_samples,
         "n_samples": int(rows.size),
+        "n_rows": n_rows,
     }
     common = {
         "parameters": names,

@@ -321,7 +321,10 @@ def training_rows(emu: Emulator, store: Any) -> tuple[np.ndarray | None, str]:
         for lo, hi in prov["design_rows"]:
             keep |= (dr >= lo) & (dr < hi)
     used = np.zeros(len(store), bool)
-    used[np.flatnonzero(keep)[: int(prov.get("n_samples", keep.sum()))]] = True
+    # n_rows: the rows training considered (with data.inputs, one per distinct input point
+    # trained, but every row sharing a trained point was seen); older models: n_samples
+    n_used = prov.get("n_rows", prov.get("n_samples", keep.sum()))
+    used[np.flatnonzero(keep)[: int(n_used)]] = True
     rows = ("all its design rows" if prov.get("design_rows") is None
             else f"design rows {prov['design_rows']}")
     return used, (f"this is the training store ({'fingerprint' if same_fp else 'path'} "
