@@ -79,6 +79,9 @@ def test_transfer_part_on_the_distinct_input_points(store, tmp_path):
     assert emu.parameters == ("omega_cdm", "h")
     assert {k: list(v) for k, v in emu.box.items()} == {k: BOX[k] for k in ("omega_cdm", "h")}
     assert emu.quantity == "pk_lin/primordial"
+    # the PCA basis is stored in the training precision (float32 here): half the file
+    assert [t.components.dtype for t in emu.output_transforms if hasattr(t, "components")] \
+        == [np.float32]
     assert emu.metadata["training"]["provenance"]["n_samples"] == 12  # one row per group
     # validation leaves out every row of the store that shares a trained point
     from cosmoemu.data import open_store

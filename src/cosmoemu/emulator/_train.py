@@ -36,7 +36,7 @@ from ._loop import LoopState, _jitted, make_optimizer, run_stages
 from ._network import MLP, init_mlp
 from ._pca import fit_pca
 from ._spec import DEFAULT_STAGES, EmulatorSpec, Stage, TrainSpec
-from ._transforms import Affine, ParamFactor, Pow10, Transform, decode_chain, encode_chain
+from ._transforms import PCA, Affine, ParamFactor, Pow10, Transform, decode_chain, encode_chain
 
 __all__ = ["Stage", "DEFAULT_STAGES", "TrainingError", "TrainResult", "train_emulator"]
 
@@ -477,6 +477,10 @@ def train_emulator(
         "val_split_seed": [spec.seed, 1] if val_indices is None else "explicit",
         **({"provenance": dict(provenance)} if provenance else {}),
     }
+    # the PCA basis (n_components x n_outputs, the bulk of a model file) is stored in the
+    # training precision: a float32 network's predictions cast it to float32 anyway
+    chain = tuple(PCA(np.asarray(t.components, np_dtype)) if isinstance(t, PCA) else t
+                  for t in chain)
     emu = make_emulator(
         final_net,
         input_tf,
