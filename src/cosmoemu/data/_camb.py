@@ -14,7 +14,7 @@ are interpolated to the requested k with a cubic spline in (log k, log P).
 Without CMB outputs, consecutive samples that differ only in the primordial (A_s, n_s, alpha_s)
 and HMcode (c_min, eta_0, logT_AGN) parameters reuse the previous sample's transfer functions
 (``CAMBdata.power_spectra_from_transfer``): P(k, z), linear and non-linear, and sigma8 are
-bit-identical to a fresh run and cost 0.04 s instead of 1.7 s (grouped designs,
+bit-identical to a fresh run and cost 0.03 s instead of 1.7 s (idle) (grouped designs,
 :mod:`cosmoemu.data._design`).
 """
 

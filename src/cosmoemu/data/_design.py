@@ -9,7 +9,8 @@ A design may hold some parameters fixed over groups of consecutive rows (``share
 ``group``): ``n / group`` points of the shared parameters, each repeated for ``group`` rows, while
 the others take ``n`` points of their own design. A Boltzmann code that reuses its transfer
 functions when only the primordial and non-linear parameters change (the CAMB backend does) then
-pays for one transfer function per group: for P(k) with HMcode, 1.7 s per group and 0.04 s per row.
+pays for one transfer function per group: for P(k) with HMcode, 1.7 s per group and 0.03 s per
+row (idle; ~0.14 s per row in all, with 2 workers, writing included).
 
 The Latin hypercube of the shared CAMB set is
 ``qmc.scale(qmc.LatinHypercube(d=6, rng=777).random(6000), low, high)``, which
