@@ -131,7 +131,7 @@ def save_emulator(emulator: Emulator, path: str | os.PathLike, **extra: Any) -> 
         arrays.update(arr)
 
     tmp_npz = npz_path.with_name(npz_path.name + ".tmp.npz")
-    np.savez(tmp_npz, **arrays)
+    np.savez_compressed(tmp_npz, **arrays)  # ~6 % smaller; loads the same
     meta = emulator.metadata
     meta.pop("source", None)  # where it was loaded from; not part of the model
     extra = _jsonable(extra)

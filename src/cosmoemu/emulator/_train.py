@@ -477,9 +477,10 @@ def train_emulator(
         "val_split_seed": [spec.seed, 1] if val_indices is None else "explicit",
         **({"provenance": dict(provenance)} if provenance else {}),
     }
-    # the PCA basis (n_components x n_outputs, the bulk of a model file) is stored in the
-    # training precision: a float32 network's predictions cast it to float32 anyway
-    chain = tuple(PCA(np.asarray(t.components, np_dtype)) if isinstance(t, PCA) else t
+    # the PCA basis (n_components x n_outputs, the bulk of a model file) is stored in float32:
+    # float32 predictions cast it so anyway, and its rounding (<= 6e-8 of a unit-norm row)
+    # is far below any emulator's error in float64 ones
+    chain = tuple(PCA(np.asarray(t.components, np.float32)) if isinstance(t, PCA) else t
                   for t in chain)
     emu = make_emulator(
         final_net,
