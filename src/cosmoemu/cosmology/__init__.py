@@ -17,8 +17,10 @@ from ._background import (
 from ._constants import C_KM_S, N_EFF, OMEGA_GAMMA, OMEGA_NU_DEFAULT, T_CMB, omega_gamma
 from ._cosmology import COSMOLOGY_DEFAULTS, COSMOLOGY_PARAMS, Cosmology, omega_nu_from_mass
 from ._growth import growth_factor, growth_rate
+from ._limber import C1_RHO_CRIT, ShearSpectra, pair_indices, shear_cl, spin2_factor
 
 __all__ = [
+    "C1_RHO_CRIT",
     "COSMOLOGY_DEFAULTS",
     "COSMOLOGY_PARAMS",
     "C_KM_S",
@@ -27,6 +29,7 @@ __all__ = [
     "OMEGA_NU_DEFAULT",
     "T_CMB",
     "Cosmology",
+    "ShearSpectra",
     "angular_diameter_distance",
     "comoving_distance",
     "densities",
@@ -37,6 +40,9 @@ __all__ = [
     "luminosity_distance",
     "omega_gamma",
     "omega_nu_from_mass",
+    "pair_indices",
+    "shear_cl",
+    "spin2_factor",
     "transverse_comoving_distance",
     "volume_distance",
 ]

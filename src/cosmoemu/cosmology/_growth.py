@@ -21,6 +21,8 @@ ratios at k = 0.5/Mpc the ratio D(z)/D(0) agrees to 2e-4 for z ≤ 4 (tests/cosm
 
 from __future__ import annotations
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -45,11 +47,12 @@ def _rhs(cosmo: Cosmology, lna: jax.Array, state: jax.Array) -> jax.Array:
     return jnp.stack([dd, ddp])
 
 
-def growth_solution(cosmo: Cosmology) -> tuple[jax.Array, jax.Array, jax.Array]:
+def growth_solution(cosmo: Cosmology, n_steps: int = N_STEPS
+                    ) -> tuple[jax.Array, jax.Array, jax.Array]:
     """The growth ODE on its grid: (ln a ``(N+1,)``, D, dD/dln a, both ``(N+1,)`` with
     D(a = 1) = 1) — the raw solution that :func:`growth_factor` interpolates."""
     dt = jnp.result_type(cosmo.h.dtype, jnp.float32)
-    step = -LNA_START / N_STEPS
+    step = -LNA_START / n_steps
     lna0 = jnp.asarray(LNA_START, dt)
     d = densities(cosmo, jnp.exp(lna0))
     u = d["cb"] / (d["radiation"] + d["nu"])
@@ -64,9 +67,9 @@ def growth_solution(cosmo: Cosmology) -> tuple[jax.Array, jax.Array, jax.Array]:
         new = state + step / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
         return new, new
 
-    _, states = jax.lax.scan(rk4, state0, jnp.arange(N_STEPS, dtype=dt))
+    _, states = jax.lax.scan(rk4, state0, jnp.arange(n_steps, dtype=dt))
     states = jnp.concatenate([state0[None], states], axis=0)
-    lna = lna0 + step * jnp.arange(N_STEPS + 1, dtype=dt)
+    lna = lna0 + step * jnp.arange(n_steps + 1, dtype=dt)
     norm = states[-1, 0]
     return lna, states[:, 0] / norm, states[:, 1] / norm
 
@@ -81,8 +84,9 @@ def _hermite(x: jax.Array, grid: jax.Array, y: jax.Array, dy: jax.Array) -> jax.
             + (-2 * t3 + 3 * t2) * y[i + 1] + (t3 - t2) * h * dy[i + 1])
 
 
-def _growth(cosmo: Cosmology, z: ArrayLike) -> tuple[jax.Array, jax.Array]:
-    lna, dgrid, dpgrid = growth_solution(cosmo)
+def _growth(cosmo: Cosmology, z: ArrayLike, n_steps: int = N_STEPS
+            ) -> tuple[jax.Array, jax.Array]:
+    lna, dgrid, dpgrid = growth_solution(cosmo, n_steps)
     z = jnp.asarray(z).astype(lna.dtype)
     x = -jnp.log1p(z)
     ddp = jax.vmap(lambda la, a, b: _rhs(cosmo, la, jnp.stack([a, b]))[1])(lna, dgrid, dpgrid)
@@ -91,13 +95,15 @@ def _growth(cosmo: Cosmology, z: ArrayLike) -> tuple[jax.Array, jax.Array]:
     return d, dp
 
 
-@jax.jit
-def growth_factor(cosmo: Cosmology, z: ArrayLike) -> jax.Array:
+@partial(jax.jit, static_argnames="n_steps")
+def growth_factor(cosmo: Cosmology, z: ArrayLike, n_steps: int = N_STEPS) -> jax.Array:
     """Linear growth factor D(z) of CDM + baryons, D(0) = 1, the shape of ``z`` (z ≤ 10⁵).
 
-    See the module docstring for what is included.
+    See the module docstring for what is included. ``n_steps`` RK4 steps in ln a (default 512);
+    64 keep D(z ≤ 4) within 1.1e-5 of the default at a fraction of the cost (and of the
+    gradient's), enough for e.g. intrinsic-alignment amplitudes.
     """
-    return _growth(cosmo, z)[0]
+    return _growth(cosmo, z, n_steps)[0]
 
 
 @jax.jit

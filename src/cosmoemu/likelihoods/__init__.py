@@ -1,4 +1,5 @@
-"""Likelihoods as pure JAX functions: Planck 2018 plik_lite, DESI DR2 BAO, Gaussian problems.
+"""Likelihoods as pure JAX functions: Planck 2018 plik_lite, DESI DR2 BAO, KiDS-1000
+COSEBIs, Gaussian problems.
 
 Each follows the :class:`Likelihood` protocol (declared products and parameters, ``from_values``)
 and is registered by name for configs (:func:`register_likelihood`,
@@ -15,6 +16,7 @@ from ._base import (
     register_likelihood,
 )
 from ._gaussian import GaussianLikelihood
+from ._kids1000 import KiDS1000COSEBIs, kids1000_nz, load_kids1000
 from ._planck_lite import PlanckLite, cl_from_dl, planck_lite_loglike
 from ._plik_lite_data import PlikLiteData, load_plik_lite_data
 
@@ -22,13 +24,16 @@ __all__ = [
     "COSMOLOGY",
     "DesiBAO",
     "GaussianLikelihood",
+    "KiDS1000COSEBIs",
     "Likelihood",
     "LikelihoodFactory",
     "PlanckLite",
     "PlikLiteData",
     "cl_from_dl",
+    "kids1000_nz",
     "likelihood_from_config",
     "likelihood_names",
+    "load_kids1000",
     "load_plik_lite_data",
     "planck_lite_loglike",
     "register_likelihood",

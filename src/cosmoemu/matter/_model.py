@@ -232,6 +232,36 @@ class MatterPower:
         primordial = ln_as[..., None, None] + (vals["n_s"] - 1.0)[..., None, None] * ln_k
         return jnp.exp(_LN10 * log10 + primordial)
 
+    def in_box(self, params: Mapping[str, ArrayLike], *, nonlinear: bool = True) -> Array:
+        """True where the parameters lie in the emulators' training boxes (jit-safe; A_s and n_s
+        of the linear spectrum are exact and unbounded), of the batch shape."""
+        vals = self._values(params, nonlinear)
+        emus = [self.transfer] + ([self.boost] if nonlinear and self.boost is not None else [])
+        inside = True
+        for emu in emus:
+            inside = inside & emu.in_box({n: vals[n] for n in emu.parameters})
+        return jnp.asarray(inside)
+
+    def ln_power_grid(self, params: Mapping[str, ArrayLike], *, nonlinear: bool = True,
+                      policy: str = "raise") -> Array:
+        """ln P(k, z) [P in Mpc³] on the emulators' own grid (:attr:`z_grid`, :attr:`k_grid`),
+        shape ``(..., n_z, n_k)``: no interpolation, the cheapest full-grid call (for
+        projections that interpolate themselves, e.g. Limber integrals)."""
+        if nonlinear and self.boost is None:
+            raise ValueError(f"the {self.name} model has no non-linear boost emulator")
+        vals = self._values(params, nonlinear)
+        dtype = vals["n_s"].dtype
+        log10 = 0.0
+        emus = [("transfer", self.transfer)] + ([("boost", self.boost)] if nonlinear else [])
+        for head, emu in emus:
+            net = self._network(emu, vals, policy)
+            a, b = (jnp.asarray(v, dtype) for v in self._heads[head])
+            log10 = log10 + jnp.tensordot(net, a, axes=1) + b
+        ln_k = jnp.asarray(np.log(self.k_grid / K_PIVOT), dtype)
+        ln_as = vals["ln10^{10}A_s"] - 10.0 * _LN10
+        primordial = ln_as[..., None, None] + (vals["n_s"] - 1.0)[..., None, None] * ln_k
+        return _LN10 * log10 + primordial
+
     def _check_range(self, k: np.ndarray, z: np.ndarray) -> None:
         # the tolerance of the traced branch: the grid's own end points, cast to float32 for a
         # float32 call (1e-4 -> 9.99999975e-05), are inside
@@ -258,7 +288,7 @@ class MatterPower:
             a, b = self._heads[head]
             wz = self._zs.weights_numpy(np.clip(z, 0.0, self.z_grid[-1]))
             wk = self._ks.weights_numpy(np.log(np.clip(k, self.k_grid[0], self.k_grid[-1])))
-            af = np.einsum("qi,oij,pj->oqp", wz, a, wk).reshape(a.shape[0], -1)
+            af = np.einsum("qi,oij,pj->oqp", wz, a, wk, optimize=True).reshape(a.shape[0], -1)
             bf = (wz @ b @ wk.T).reshape(-1)
             np_dtype = np.dtype(dtype)
             self._folded[key] = (af.astype(np_dtype), bf.astype(np_dtype))
