@@ -9,7 +9,12 @@ missing = 0) ``A_IA_i``, ``dz_i``, ``m_i``.
 
 What CCL does (read from the pyccl 3.3.6 source and checked numerically, see the numbers below)
 ------------------------------------------------------------------------------------------------
-Limber projection (``ccl.angular_cl``, default ``l_limber=-1``: Limber at every ell)::
+(The wheel ships the C library compiled: the integration details below are from CCL's public
+``src/ccl_cls.c``, read in a version close to but not checked to be 3.3.6's; the Python side,
+defaults and constants are 3.3.6's.)
+
+Limber projection (``ccl.angular_cl``, default ``l_limber=-1``: Limber at every ell;
+``limber_integration_method='qag_quad'``)::
 
     C_ell^{ab} = 1/(ell + 1/2) ∫ dln k  k P(k, a(chi)) T_a T_b,   chi = (ell + 1/2) / k
                = ∫ dchi / chi^2  T_a T_b P((ell + 1/2)/chi, z(chi))
