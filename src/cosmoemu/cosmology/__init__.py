@@ -1,6 +1,7 @@
-"""Cosmology in JAX: the :class:`Cosmology` pytree, constants, background and growth.
+"""Cosmology in JAX: the :class:`Cosmology` pytree, constants, background and growth; Limber
+shear spectra, survey redshift distributions and the Gaussian covariance of tomographic spectra.
 
-Every consumer (BAO, derived Ω_m, the theory, future Limber projections) reads the same
+Every consumer (BAO, derived Ω_m, the theory, the Limber projections) reads the same
 :class:`Cosmology`; constants live in :mod:`cosmoemu.cosmology._constants` only.
 """
 
@@ -16,10 +17,20 @@ from ._background import (
 )
 from ._constants import C_KM_S, N_EFF, OMEGA_GAMMA, OMEGA_NU_DEFAULT, T_CMB, omega_gamma
 from ._cosmology import COSMOLOGY_DEFAULTS, COSMOLOGY_PARAMS, Cosmology, omega_nu_from_mass
+from ._covariance import (
+    ARCMIN2_PER_SR,
+    gaussian_cl_covariance,
+    matrix_to_pairs,
+    pairs_to_matrix,
+    shape_noise,
+    tomographic_pairs,
+)
 from ._growth import growth_factor, growth_rate
 from ._limber import C1_RHO_CRIT, ShearSpectra, pair_indices, shear_cl, spin2_factor
+from ._nz import SURVEYS, equipopulated_edges, photometric_bins, smail_nz
 
 __all__ = [
+    "ARCMIN2_PER_SR",
     "C1_RHO_CRIT",
     "COSMOLOGY_DEFAULTS",
     "COSMOLOGY_PARAMS",
@@ -27,22 +38,31 @@ __all__ = [
     "N_EFF",
     "OMEGA_GAMMA",
     "OMEGA_NU_DEFAULT",
+    "SURVEYS",
     "T_CMB",
     "Cosmology",
     "ShearSpectra",
     "angular_diameter_distance",
     "comoving_distance",
     "densities",
+    "equipopulated_edges",
+    "gaussian_cl_covariance",
     "growth_factor",
     "growth_rate",
     "hubble",
     "hubble_distance",
     "luminosity_distance",
+    "matrix_to_pairs",
     "omega_gamma",
     "omega_nu_from_mass",
     "pair_indices",
+    "pairs_to_matrix",
+    "photometric_bins",
+    "shape_noise",
     "shear_cl",
+    "smail_nz",
     "spin2_factor",
+    "tomographic_pairs",
     "transverse_comoving_distance",
     "volume_distance",
 ]
