@@ -37,17 +37,18 @@ LNA_START = float(np.log(1e-5))
 N_STEPS = 512
 
 
-def _rhs(cosmo: Cosmology, lna: jax.Array, state: jax.Array) -> jax.Array:
+def _rhs(cosmo: Cosmology, lna: jax.Array, state: jax.Array, with_nu: bool = False
+         ) -> jax.Array:
     d = densities(cosmo, jnp.exp(lna))
     rho_plus_p = (d["cb"] + 4.0 / 3.0 * d["radiation"] + d["nu"] + d["nu_pressure"]
                   + d["de"] + d["de_pressure"])
     dlnh = -1.5 * rho_plus_p / d["total"]
-    omega_cb = d["cb"] / d["total"]
+    omega_cb = (d["cb"] + d["nu"] if with_nu else d["cb"]) / d["total"]
     dd, ddp = state[1], -(2.0 + dlnh) * state[1] + 1.5 * omega_cb * state[0]
     return jnp.stack([dd, ddp])
 
 
-def growth_solution(cosmo: Cosmology, n_steps: int = N_STEPS
+def growth_solution(cosmo: Cosmology, n_steps: int = N_STEPS, with_nu: bool = False
                     ) -> tuple[jax.Array, jax.Array, jax.Array]:
     """The growth ODE on its grid: (ln a ``(N+1,)``, D, dD/dln a, both ``(N+1,)`` with
     D(a = 1) = 1) — the raw solution that :func:`growth_factor` interpolates."""
@@ -60,10 +61,10 @@ def growth_solution(cosmo: Cosmology, n_steps: int = N_STEPS
 
     def rk4(state, i):
         lna = lna0 + i * step
-        k1 = _rhs(cosmo, lna, state)
-        k2 = _rhs(cosmo, lna + 0.5 * step, state + 0.5 * step * k1)
-        k3 = _rhs(cosmo, lna + 0.5 * step, state + 0.5 * step * k2)
-        k4 = _rhs(cosmo, lna + step, state + step * k3)
+        k1 = _rhs(cosmo, lna, state, with_nu)
+        k2 = _rhs(cosmo, lna + 0.5 * step, state + 0.5 * step * k1, with_nu)
+        k3 = _rhs(cosmo, lna + 0.5 * step, state + 0.5 * step * k2, with_nu)
+        k4 = _rhs(cosmo, lna + step, state + step * k3, with_nu)
         new = state + step / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
         return new, new
 
@@ -84,26 +85,31 @@ def _hermite(x: jax.Array, grid: jax.Array, y: jax.Array, dy: jax.Array) -> jax.
             + (-2 * t3 + 3 * t2) * y[i + 1] + (t3 - t2) * h * dy[i + 1])
 
 
-def _growth(cosmo: Cosmology, z: ArrayLike, n_steps: int = N_STEPS
+def _growth(cosmo: Cosmology, z: ArrayLike, n_steps: int = N_STEPS, with_nu: bool = False
             ) -> tuple[jax.Array, jax.Array]:
-    lna, dgrid, dpgrid = growth_solution(cosmo, n_steps)
+    lna, dgrid, dpgrid = growth_solution(cosmo, n_steps, with_nu)
     z = jnp.asarray(z).astype(lna.dtype)
     x = -jnp.log1p(z)
-    ddp = jax.vmap(lambda la, a, b: _rhs(cosmo, la, jnp.stack([a, b]))[1])(lna, dgrid, dpgrid)
+    ddp = jax.vmap(lambda la, a, b: _rhs(cosmo, la, jnp.stack([a, b]), with_nu)[1])(
+        lna, dgrid, dpgrid)
     d = _hermite(x, lna, dgrid, dpgrid)
     dp = _hermite(x, lna, dpgrid, ddp)
     return d, dp
 
 
-@partial(jax.jit, static_argnames="n_steps")
-def growth_factor(cosmo: Cosmology, z: ArrayLike, n_steps: int = N_STEPS) -> jax.Array:
+@partial(jax.jit, static_argnames=("n_steps", "with_nu"))
+def growth_factor(cosmo: Cosmology, z: ArrayLike, n_steps: int = N_STEPS,
+                  with_nu: bool = False) -> jax.Array:
     """Linear growth factor D(z) of CDM + baryons, D(0) = 1, the shape of ``z`` (z ≤ 10⁵).
 
     See the module docstring for what is included. ``n_steps`` RK4 steps in ln a (default 512);
     64 keep D(z ≤ 4) within 1.1e-5 of the default at a fraction of the cost (and of the
-    gradient's), enough for e.g. intrinsic-alignment amplitudes.
+    gradient's), enough for e.g. intrinsic-alignment amplitudes. ``with_nu``: the source term
+    uses Ω_m(a) with the massive neutrinos (as if they clustered like matter: CCL's growth, the
+    one its NLA alignments use; 0.07/0.14/0.37 % below the CDM + baryon growth at z = 0.5/1/4
+    for 0.06 eV).
     """
-    return _growth(cosmo, z, n_steps)[0]
+    return _growth(cosmo, z, n_steps, with_nu)[0]
 
 
 @jax.jit

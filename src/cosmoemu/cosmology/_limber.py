@@ -14,7 +14,8 @@ with the kernels of this module:
 * NLA intrinsic alignments (added to the shear kernel, so GI and II follow):
   K^IA_i(χ) = −A_IA,i C1ρ_crit Ω_m / D(z) · n_i(z) H(z)/c · ((1 + z)/(1 + z_piv))^η_IA,
   C1ρ_crit = 5e-14 h⁻² M_⊙ Mpc³ × 2.7754e11 h² M_⊙ Mpc⁻³ = 0.013877 (Bridle & King 2007;
-  CCL and the KiDS pipeline use the same), D the CDM + baryon growth with D(0) = 1;
+  CCL and the KiDS pipeline use the same), D(z) the linear growth with the massive neutrinos
+  in the source term (as CCL; :func:`growth_factor` ``with_nu=True``), D(0) = 1;
 * shear spectra carry the exact spin-2 factor f(ℓ) = (ℓ+2)!/(ℓ−2)!/(ℓ+½)⁴ (as CCL), applied to
   the whole shear spectrum (GG, GI and II alike);
 * per-bin redshift shifts n_i(z) → n_i(z − dz_i) (positive dz moves a bin to higher z) and
@@ -222,7 +223,7 @@ class ShearSpectra:
         q = 1.5 * cosmo.Omega_m * h0_c**2 * chi * (1.0 + z) * inner
         a_ia = _per_bin(params, "A_IA", self.n_bins, dtype, shared="A_IA")
         eta = jnp.asarray(params.get("eta_IA", 0.0), dtype)
-        growth = growth_factor(cosmo, z, n_steps=_GROWTH_STEPS)
+        growth = growth_factor(cosmo, z, n_steps=_GROWTH_STEPS, with_nu=True)
         ia = (-C1_RHO_CRIT * cosmo.Omega_m / growth / c_over_h
               * ((1.0 + z) / (1.0 + self.ia_z_pivot)) ** eta)
         return chi, c_over_h, q + a_ia[:, None] * ia[None, :] * nz
