@@ -1,4 +1,7 @@
-"""Training data: parameter designs, Boltzmann backends, executors and the chunked store.
+"""Training data: parameter designs, simulator backends, executors and the chunked store.
+
+Backends: Boltzmann codes (``camb``, ``class``), the closed-form ``toy``, and any simulator that
+declares its output arrays (``pyprop8``: seismograms, :mod:`cosmoemu.seismic`).
 
 Generate from a YAML config (``cosmoemu generate CONFIG``, or :func:`generate`), read for
 training with :func:`open_store`::
@@ -25,12 +28,16 @@ from ._request import (
     NONLINEAR_MODELS,
     PK_QUANTITIES,
     QUANTITIES,
+    ArraySpec,
+    Axis,
     Request,
 )
 from ._store import Store, StoreError, open_store
 from ._toy import ToyBackend, toy_outputs
 
 __all__ = [
+    "ArraySpec",
+    "Axis",
     "Backend",
     "CMB_QUANTITIES",
     "COSMO_PARAMETERS",

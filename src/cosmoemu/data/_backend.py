@@ -1,7 +1,11 @@
-"""Boltzmann backends: the interface and a small registry (name -> class).
+"""Backends: the interface and a small registry (name -> class).
 
-A backend turns one cosmology (a dict of parameter values) into the arrays of a
-:class:`~cosmoemu.data.Request`. The class is imported and checked in the driver process (cheap:
+A backend turns one parameter point (a dict of parameter values) into the arrays of a
+:class:`~cosmoemu.data.Request`. Boltzmann codes fill the cosmological quantities (C_ell,
+derived parameters, P(k, z)); any other simulator declares its own output arrays with
+:meth:`Backend.output_arrays` and is run, stored and resumed the same way.
+
+The class is imported and checked in the driver process (cheap:
 no Boltzmann code is imported there) and instantiated inside a sandbox process, where the
 heavy module is imported and every sample is computed.
 
@@ -24,15 +28,16 @@ import numpy as np
 from .._config import check_keys
 from .._errors import ConfigError, unknown_name_message
 from ._params import check_cosmo_parameters
-from ._request import DERIVED_NAMES, NONLINEAR_MODELS, QUANTITIES, Request
+from ._request import DERIVED_NAMES, NONLINEAR_MODELS, QUANTITIES, ArraySpec, Request
 
 __all__ = ["Backend", "register_backend", "get_backend", "backend_names", "backend_target"]
 
 
 class Backend(abc.ABC):
-    """One Boltzmann code behind the common parameter names and outputs.
+    """One simulator behind named parameters and outputs (a Boltzmann code, or any other).
 
-    Subclasses set the class attributes and implement :meth:`compute`. The constructor runs in
+    Subclasses set the class attributes and implement :meth:`compute`; a non-cosmological
+    simulator also overrides :meth:`output_arrays` to declare its outputs. The constructor runs in
     the worker's sandbox process and may import the heavy code.
 
     Args:
@@ -47,6 +52,8 @@ class Backend(abc.ABC):
     distribution: ClassVar[str | None] = None
     #: the module that must be importable for the backend to run
     module: ClassVar[str | None] = None
+    #: the cosmoemu extra that installs it (named in the error when it is missing)
+    extra: ClassVar[str | None] = None
     #: allowed parameter names (``None``: any name)
     parameters: ClassVar[tuple[str, ...] | None] = None
     quantities: ClassVar[tuple[str, ...]] = QUANTITIES
@@ -79,6 +86,21 @@ class Backend(abc.ABC):
     # ---- driver-side checks (no Boltzmann code is imported) ----
 
     @classmethod
+    def output_arrays(cls, settings: Mapping[str, Any]) -> tuple[ArraySpec, ...] | None:
+        """The output arrays of a non-cosmological backend, or ``None`` (the default): the
+        backend fills the cosmological quantities of the config (``quantities``, ``cmb``,
+        ``pk``, ``derived``, ``nonlinear``).
+
+        Override it to declare arrays by name, axes and units; a config then selects among
+        them with ``quantities`` (default: all) and the store keeps them under their names.
+        It runs in the driver, so it must not import the simulator itself.
+
+        Args:
+            settings: the backend settings, merged with the defaults.
+        """
+        return None
+
+    @classmethod
     def version(cls) -> str:
         """Version of the code behind the backend, read from package metadata."""
         dist = cls.distribution
@@ -95,7 +117,7 @@ class Backend(abc.ABC):
     def check_available(cls) -> None:
         """Raise :class:`ConfigError` when the backend's module is not installed."""
         if cls.module is not None and importlib.util.find_spec(cls.module) is None:
-            extra = f" (pip install 'cosmoemu[{cls.name}]')" if cls.name == "class" else ""
+            extra = (f" (pip install 'cosmoemu[{cls.extra}]')" if cls.extra else "")
             raise ConfigError(
                 "backend.name",
                 f"backend '{cls.name}' needs the Python package '{cls.distribution}', which is "
@@ -146,6 +168,15 @@ class Backend(abc.ABC):
                             unknown_name_message(f"parameter for backend '{cls.name}'", name,
                                                  cls.parameters),
                         )
+        if request.arrays:
+            declared = cls.output_arrays({**cls.default_settings, **settings}) or ()
+            names = [spec.name for spec in declared]
+            for spec in request.arrays:
+                if spec not in declared:
+                    raise ConfigError("quantities", unknown_name_message(
+                        f"output of backend '{cls.name}'", spec.name, names))
+            cls.check_settings(settings)
+            return
         for q in request.quantities:
             if q not in cls.quantities:
                 raise ConfigError(
@@ -164,11 +195,29 @@ class Backend(abc.ABC):
         cls.check_settings(settings)
 
 
+    @classmethod
+    def check_box(cls, low: Mapping[str, float], high: Mapping[str, float],
+                  fixed: Mapping[str, float], settings: Mapping[str, Any]) -> None:
+        """Check the design box and fixed values against the backend's domain (default: no
+        check). Called once per config, after :meth:`check`.
+
+        Args:
+            low, high: the box's corners by sampled parameter name.
+            fixed: fixed parameter values.
+            settings: backend settings merged with the defaults.
+
+        Raises:
+            ConfigError: naming the parameter and the allowed range.
+        """
+        return None
+
+
 # name -> "module:qualname" (imported lazily, so the registry costs nothing)
 _REGISTRY: dict[str, str] = {
     "camb": "cosmoemu.data._camb:CambBackend",
     "class": "cosmoemu.data._class:ClassBackend",
     "toy": "cosmoemu.data._toy:ToyBackend",
+    "pyprop8": "cosmoemu.seismic._backend:PyProp8Backend",
 }
 
 

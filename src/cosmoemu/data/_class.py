@@ -85,6 +85,7 @@ class ClassBackend(BoltzmannBackend):
     name = "class"
     distribution = "classy"
     module = "classy"
+    extra = "class"
     parameters = COSMO_PARAMETERS
     default_settings: dict[str, Any] = {"sigma8_kmax": 2.0, "lmax_margin": 500,
                                         "class_parameters": {}}

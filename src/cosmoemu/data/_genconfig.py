@@ -11,7 +11,9 @@ Fields (see ``examples/generate_lcdm_cmb.yaml`` for a full one)::
       - {kind: lhs, n: 6000, seed: 777}
       # or groups of rows sharing the transfer-function parameters (CAMB reuses its transfers):
       # {kind: lhs, n: 40000, seed: 1, group: 40, shared: [omega_b, omega_cdm, h]}
-    quantities: [tt, te, ee, pp, derived]    # also bb, pk_lin, pk_nonlin
+    quantities: [tt, te, ee, pp, derived]    # also bb, pk_lin, pk_nonlin; for a backend that
+                                   # declares its own output arrays (e.g. pyprop8: traces), a
+                                   # subset of those (default: all), and no cmb/pk/derived/nonlinear
     cmb: {lmax: 2508}
     derived: [sigma8, thetastar]   # default: all of DERIVED_NAMES
     pk: {k: {min: 1.0e-4, max: 5.0, n: 200}, z: [0.0, 0.5, 1.0]}   # k in 1/Mpc (or a list)
@@ -36,7 +38,14 @@ from .._config import check_choice, check_keys, get, load_yaml
 from .._errors import ConfigError, unknown_name_message
 from ._backend import Backend, backend_target, get_backend
 from ._design import DESIGN_KINDS, DesignSpec, ParameterBox
-from ._request import CMB_QUANTITIES, DERIVED_NAMES, NONLINEAR_MODELS, QUANTITIES, Request
+from ._request import (
+    CMB_QUANTITIES,
+    DERIVED_NAMES,
+    NONLINEAR_MODELS,
+    QUANTITIES,
+    ArraySpec,
+    Request,
+)
 
 __all__ = ["GenerateConfig", "load_config", "parse_config", "EXECUTORS"]
 
@@ -114,7 +123,10 @@ def parse_config(cfg: Mapping[str, Any]) -> GenerateConfig:
     box = _box(get(cfg, "parameters", dict))
     fixed = _fixed(get(cfg, "fixed", dict, {}))
     designs = _designs(get(cfg, "design", (dict, list)), box)
-    request = _request(cfg)
+    target = backend_target(backend)
+    cls = get_backend(target)
+    declared = cls.output_arrays(cls.check_settings(settings))
+    request = _request(cfg) if declared is None else _array_request(cfg, declared)
     chunk_size = get(cfg, "chunk_size", int, 25)
     if chunk_size < 1:
         raise ConfigError("chunk_size", f"must be >= 1, got {chunk_size}")
@@ -124,9 +136,10 @@ def parse_config(cfg: Mapping[str, Any]) -> GenerateConfig:
         raise ConfigError("timeout", f"must be a positive number of seconds or null, got {timeout}")
     execution = _execution(get(cfg, "execution", dict, {}))
 
-    target = backend_target(backend)
-    cls = get_backend(target)
     cls.check(box.names, fixed, request, settings)
+    cls.check_box(dict(zip(box.names, box.low, strict=True)),
+                  dict(zip(box.names, box.high, strict=True)), fixed,
+                  cls.check_settings(settings))
     cls.check_available()
     return GenerateConfig(
         output=output, backend=backend, target=target, settings=cls.check_settings(settings),
@@ -288,6 +301,25 @@ def _request(cfg: Mapping[str, Any]) -> Request:
     if pk:
         k, z = _pk_grid(get(cfg, "pk", dict, {}))
     return Request(cmb=cmb, lmax=lmax, derived=derived, pk=pk, k=k, z=z, nonlinear=nonlinear)
+
+
+def _array_request(cfg: Mapping[str, Any], declared: tuple[ArraySpec, ...]) -> Request:
+    """The request of a backend that declares its output arrays: ``quantities`` selects among
+    them (default: all); the cosmological fields do not apply."""
+    for name in ("cmb", "pk", "derived", "nonlinear"):
+        if name in cfg:
+            raise ConfigError(name, "applies to cosmological backends only; this backend "
+                                    f"declares its outputs ({', '.join(s.name for s in declared)})")
+    names = [spec.name for spec in declared]
+    wanted = get(cfg, "quantities", list, names)
+    if not wanted:
+        raise ConfigError("quantities", f"needs at least one of {', '.join(names)}")
+    for q in wanted:
+        if q not in names:
+            raise ConfigError("quantities", unknown_name_message("quantity", str(q), names))
+    if len(set(wanted)) != len(wanted):
+        raise ConfigError("quantities", f"lists a quantity twice: {wanted}")
+    return Request(arrays=tuple(spec for spec in declared if spec.name in wanted))
 
 
 def _pk_grid(pk: Mapping[str, Any]) -> tuple[tuple[float, ...], tuple[float, ...]]:

@@ -22,6 +22,8 @@ Chunk keys (the shared CAMB data set uses the same, without ``ok``/``error``/``s
 ``derived``        (n, n_der) float64           ``derived_names``
 ``pk_lin``         (n, n_z, n_k)                linear P(k, z) [Mpc^3] on ``k`` [1/Mpc], ``z``
 ``pk_nonlin``      (n, n_z, n_k)                non-linear P(k, z)
+any declared name  (n, *shape)                 an array declared by a non-cosmological backend
+                                                (its axes and units are in the manifest)
 =================  ===========================  ==============================================
 """
 

@@ -14,15 +14,24 @@ store key        shape per sample        content
 ``pk_lin``       ``(n_z, n_k)``          linear total-matter P(k, z) [Mpc^3], k in 1/Mpc
 ``pk_nonlin``    ``(n_z, n_k)``          non-linear total-matter P(k, z) [Mpc^3]
 ===============  ======================  =========================================================
+
+Any other simulator declares its own outputs instead: a backend whose
+:meth:`~cosmoemu.data.Backend.output_arrays` returns :class:`ArraySpec` s (name, per-sample
+shape, named axes, units) gets a request with only ``arrays`` set, and the store, the writer
+and the executors handle those arrays like the cosmological ones (the seismic backend declares
+``traces`` of shape ``(receiver, component, t)``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 __all__ = [
+    "ArraySpec",
+    "Axis",
     "CMB_QUANTITIES",
     "PK_QUANTITIES",
     "QUANTITIES",
@@ -60,6 +69,80 @@ NONLINEAR_MODELS = ("none", "halofit", "hmcode2016", "hmcode2020", "hmcode2020_f
 
 
 @dataclass(frozen=True)
+class Axis:
+    """One named axis of a declared output array.
+
+    Attributes:
+        name: e.g. ``"t"``, ``"receiver"``.
+        values: one entry per position along the axis: numbers, strings, or equal-length
+            tuples of numbers (e.g. receiver coordinates).
+        units: of the values (``""``: none).
+    """
+
+    name: str
+    values: tuple
+    units: str = ""
+
+    def to_json(self) -> dict:
+        """A JSON-ready dict."""
+        return {"name": self.name, "values": _listify(self.values), "units": self.units}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Axis:
+        """Inverse of :meth:`to_json`."""
+        return cls(str(data["name"]), _tuplify(data["values"]), str(data.get("units", "")))
+
+
+@dataclass(frozen=True)
+class ArraySpec:
+    """An output array declared by a backend (any simulator, not only a Boltzmann code).
+
+    Attributes:
+        name: store key and quantity name (not one of the cosmological keys).
+        axes: the per-sample axes in order; the shape is their lengths.
+        units: units of the values.
+        description: one line on what the array holds.
+    """
+
+    name: str
+    axes: tuple[Axis, ...]
+    units: str = ""
+    description: str = ""
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Per-sample shape."""
+        return tuple(len(axis.values) for axis in self.axes)
+
+    def to_json(self) -> dict:
+        """A JSON-ready dict (for the manifest)."""
+        return {"name": self.name, "axes": [a.to_json() for a in self.axes],
+                "units": self.units, "description": self.description}
+
+    @classmethod
+    def from_json(cls, data: dict) -> ArraySpec:
+        """Inverse of :meth:`to_json`."""
+        return cls(str(data["name"]), tuple(Axis.from_json(a) for a in data["axes"]),
+                   str(data.get("units", "")), str(data.get("description", "")))
+
+
+def _listify(values: Any) -> Any:
+    if isinstance(values, tuple | list | np.ndarray):
+        return [_listify(v) for v in values]
+    if isinstance(values, np.generic):
+        return values.item()
+    return values
+
+
+def _tuplify(values: Any) -> Any:
+    if isinstance(values, list | tuple | np.ndarray):
+        return tuple(_tuplify(v) for v in values)
+    if isinstance(values, np.generic):
+        return values.item()
+    return values
+
+
+@dataclass(frozen=True)
 class Request:
     """The outputs of a run and their grids.
 
@@ -71,6 +154,8 @@ class Request:
         k: wavenumbers [1/Mpc], increasing.
         z: redshifts, non-negative.
         nonlinear: one of :data:`NONLINEAR_MODELS`; also used for CMB lensing.
+        arrays: outputs declared by a non-cosmological backend (then the fields above are
+            unused).
     """
 
     cmb: tuple[str, ...] = ()
@@ -80,11 +165,13 @@ class Request:
     k: tuple[float, ...] = ()
     z: tuple[float, ...] = ()
     nonlinear: str = "hmcode2020"
+    arrays: tuple[ArraySpec, ...] = ()
 
     @property
     def quantities(self) -> tuple[str, ...]:
-        """Quantity names in store order: CMB spectra, ``derived``, then P(k)."""
-        return (*self.cmb, *(("derived",) if self.derived else ()), *self.pk)
+        """Quantity names in store order: CMB spectra, ``derived``, P(k), declared arrays."""
+        return (*self.cmb, *(("derived",) if self.derived else ()), *self.pk,
+                *(spec.name for spec in self.arrays))
 
     @property
     def ell(self) -> np.ndarray:
@@ -100,10 +187,18 @@ class Request:
             out["derived"] = (len(self.derived),)
         for key in self.pk:
             out[key] = (len(self.z), len(self.k))
+        for spec in self.arrays:
+            out[spec.name] = spec.shape
         return out
 
     def to_json(self) -> dict:
-        """A JSON-ready dict (for the manifest)."""
+        """A JSON-ready dict (for the manifest); a request of declared arrays only is
+        ``{"arrays": [...]}``, with nothing cosmological in it."""
+        if self.arrays:
+            if self.cmb or self.derived or self.pk:
+                raise ValueError("a request holds either cosmological quantities or declared "
+                                 "arrays, not both")
+            return {"arrays": [spec.to_json() for spec in self.arrays]}
         return {
             "cmb": list(self.cmb),
             "lmax": self.lmax,
@@ -117,6 +212,8 @@ class Request:
     @classmethod
     def from_json(cls, data: dict) -> Request:
         """Inverse of :meth:`to_json`."""
+        if "arrays" in data:
+            return cls(arrays=tuple(ArraySpec.from_json(a) for a in data["arrays"]))
         return cls(
             cmb=tuple(data["cmb"]),
             lmax=int(data["lmax"]),

@@ -19,7 +19,6 @@ SIGKILL leaves no orphans.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import os
 import select
@@ -166,7 +165,7 @@ class Sandbox:
             close_fds=True,
         )
         _LIVE.add(self)
-        spec = {"target": target, "request": dataclasses.asdict(request),
+        spec = {"target": target, "request": request.to_json(),
                 "settings": dict(settings), "fixed": dict(fixed), "sys_path": list(sys.path)}
         try:
             _send(self._proc.stdin.fileno(), spec)
@@ -256,7 +255,7 @@ def sandbox_for(
     target: str, request: Any, settings: Mapping[str, Any], fixed: Mapping[str, float]
 ) -> Sandbox:
     """This thread's live sandbox for that backend, started if needed (saves imports per task)."""
-    key = json.dumps([target, dataclasses.asdict(request), settings, fixed], sort_keys=True,
+    key = json.dumps([target, request.to_json(), settings, fixed], sort_keys=True,
                      default=repr)
     current = getattr(_LOCAL, "sandbox", None)
     if current is not None and (_LOCAL.key != key or not current.alive):
@@ -304,8 +303,7 @@ def _main() -> None:
         from ._backend import get_backend
         from ._request import Request
 
-        request = Request(**{k: tuple(v) if isinstance(v, list) else v
-                             for k, v in spec["request"].items()})
+        request = Request.from_json(spec["request"])
         backend = get_backend(spec["target"])(request, spec["settings"], spec["fixed"])
     except BaseException as err:  # noqa: BLE001 - reported to the parent
         _send(out_fd, ("error", _describe(err)))

@@ -34,7 +34,7 @@ import numpy as np
 
 from .._errors import unknown_name_message
 from ._layout import MANIFEST, chunk_path, list_chunks
-from ._request import PK_QUANTITIES
+from ._request import PK_QUANTITIES, ArraySpec
 
 __all__ = ["Store", "StoreError", "open_store"]
 
@@ -103,6 +103,11 @@ class Store:
         self.manifest: dict[str, Any] | None = (
             json.loads(mpath.read_text()) if mpath.exists() else None
         )
+        # outputs declared by a non-cosmological backend (described in the manifest only)
+        self._arrays: dict[str, ArraySpec] = {
+            spec["name"]: ArraySpec.from_json(spec)
+            for spec in (self.manifest or {}).get("request", {}).get("arrays", [])
+        }
         self._chunks: list[_Chunk] = []
         meta: dict[str, np.ndarray] = {}
         for start, cpath in list_chunks(self.path):
@@ -172,15 +177,15 @@ class Store:
     def _meta_from_manifest(m: dict[str, Any]) -> tuple[dict[str, np.ndarray], set[str]]:
         req = m["request"]
         meta = {"names": np.array(m["parameters"]["names"])}
-        keys = set()
-        if req["cmb"]:
+        keys = {spec["name"] for spec in req.get("arrays", [])}
+        if req.get("cmb"):
             meta["order"] = np.array(req["cmb"])
             meta["ell"] = np.arange(2, req["lmax"] + 1)
             keys.add("spectra")
-        if req["derived"]:
+        if req.get("derived"):
             meta["derived_names"] = np.array(req["derived"])
             keys.add("derived")
-        if req["pk"]:
+        if req.get("pk"):
             meta["k"], meta["z"] = np.array(req["k"]), np.array(req["z"])
             keys.update(req["pk"])
         return meta, keys
@@ -207,6 +212,7 @@ class Store:
         if "derived" in self._keys:
             out.append("derived")
         out += [q for q in PK_QUANTITIES if q in self._keys]
+        out += [q for q in self._arrays if q in self._keys]
         return tuple(out)
 
     @property
@@ -243,8 +249,10 @@ class Store:
 
     def modes(self, q: str) -> np.ndarray:
         """The modes of quantity ``q``: ell for CMB spectra, names for ``derived``, k [1/Mpc]
-        for P(k, z)."""
+        for P(k, z); for a declared array, the values of its last axis (e.g. times)."""
         self._check(q)
+        if q in self._arrays:
+            return np.array(self._arrays[q].axes[-1].values)
         if q == "derived":
             return self._meta["derived_names"].astype(str)
         if q in PK_QUANTITIES:
@@ -253,23 +261,32 @@ class Store:
 
     def axes(self, q: str) -> tuple[tuple[str, np.ndarray, str], ...]:
         """The named axes of ``q`` per sample, ``(name, values, units)`` each: ``ell`` for CMB
-        spectra, ``name`` for ``derived``, ``(z, k [1/Mpc])`` for P(k, z)."""
+        spectra, ``name`` for ``derived``, ``(z, k [1/Mpc])`` for P(k, z); a declared array's
+        own axes (e.g. ``(receiver, component, t [s])`` for seismic traces)."""
         self._check(q)
+        if q in self._arrays:
+            return tuple((a.name, np.array(a.values), a.units) for a in self._arrays[q].axes)
         if q in PK_QUANTITIES:
             return (("z", self._meta["z"], ""), ("k", self._meta["k"], "1/Mpc"))
         return (("name" if q == "derived" else "ell", self.modes(q), ""),)
 
     def units(self, q: str) -> str:
         """Units of ``q``: C_ell raw and dimensionless, P(k) in Mpc^3; the derived parameters
-        each have their own (``rstar``, ``rdrag`` in Mpc, ``age`` in Gyr)."""
+        each have their own (``rstar``, ``rdrag`` in Mpc, ``age`` in Gyr); a declared array's
+        units as its backend gives them."""
         self._check(q)
+        if q in self._arrays:
+            return self._arrays[q].units
         if q in PK_QUANTITIES:
             return "Mpc^3"
         return "mixed (per output)" if q == "derived" else "dimensionless"
 
     def shape(self, q: str) -> tuple[int, ...]:
-        """Per-sample shape of ``q``: ``(n_modes,)``, or ``(n_z, n_k)`` for P(k, z)."""
+        """Per-sample shape of ``q``: ``(n_modes,)``, ``(n_z, n_k)`` for P(k, z), or a declared
+        array's shape."""
         self._check(q)
+        if q in self._arrays:
+            return self._arrays[q].shape
         if q in PK_QUANTITIES:
             return (len(self._meta["z"]), len(self._meta["k"]))
         return (len(self.modes(q)),)
