@@ -181,7 +181,7 @@ class ShearSpectra:
         lnk = np.log(mp.k_grid)
         self._lnk0, self._dlnk = float(lnk[0]), float(lnk[1] - lnk[0])
         self.spin2 = spin2_factor(ell)
-        self.pairs = pair_indices(self.n_bins)
+        self.pairs = tuple(a.astype(np.int32) for a in pair_indices(self.n_bins))
         self._jitted = jax.jit(self._evaluate)
 
     @property

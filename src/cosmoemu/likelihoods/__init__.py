@@ -1,5 +1,5 @@
 """Likelihoods as pure JAX functions: Planck 2018 plik_lite, DESI DR2 BAO, KiDS-1000
-COSEBIs, Gaussian problems.
+COSEBIs, tomographic shear C_ℓ (mock surveys), Gaussian problems.
 
 Each follows the :class:`Likelihood` protocol (declared products and parameters, ``from_values``)
 and is registered by name for configs (:func:`register_likelihood`,
@@ -19,6 +19,7 @@ from ._gaussian import GaussianLikelihood
 from ._kids1000 import KiDS1000COSEBIs, kids1000_nz, load_kids1000
 from ._planck_lite import PlanckLite, cl_from_dl, planck_lite_loglike
 from ._plik_lite_data import PlikLiteData, load_plik_lite_data
+from ._shear import ShearClLikelihood, survey_nz
 
 __all__ = [
     "COSMOLOGY",
@@ -29,6 +30,7 @@ __all__ = [
     "LikelihoodFactory",
     "PlanckLite",
     "PlikLiteData",
+    "ShearClLikelihood",
     "cl_from_dl",
     "kids1000_nz",
     "likelihood_from_config",
@@ -37,4 +39,5 @@ __all__ = [
     "load_plik_lite_data",
     "planck_lite_loglike",
     "register_likelihood",
+    "survey_nz",
 ]
