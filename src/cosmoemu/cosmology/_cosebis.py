@@ -87,6 +87,39 @@ def _moments(z, a: int, kmax: int) -> list:
     return out
 
 
+def _real_roots(c: list, zmax) -> list:
+    """The deg real roots of the polynomial with (high-precision, ascending) coefficients c,
+    all in (0, Z) for these filters: double-precision roots of its Chebyshev interpolant on
+    [0, Z] (well conditioned, unlike the monomial form), Newton-polished at the working
+    precision; mpmath.polyroots (much slower) if that does not give deg distinct real roots."""
+    import mpmath as mp
+
+    deg = len(c) - 1
+    zf = float(zmax)
+    nodes = 0.5 * zf * (1 - np.cos(np.pi * (np.arange(2 * deg + 8) + 0.5) / (2 * deg + 8)))
+    values = np.array([float(mp.polyval(c[::-1], mp.mpf(z))) for z in nodes])
+    cheb = np.polynomial.chebyshev.Chebyshev.fit(nodes, values, deg, domain=[0.0, zf])
+    guess = cheb.roots()
+    guess = np.sort(guess[np.abs(guess.imag) < 1e-6].real) if np.iscomplexobj(guess) else (
+        np.sort(guess))
+    roots = []
+    dc = [k * c[k] for k in range(1, deg + 1)]
+    for g in guess:
+        r = mp.mpf(float(g))
+        for _ in range(60):
+            step = mp.polyval(c[::-1], r) / mp.polyval(dc[::-1], r)
+            r -= step
+            if abs(step) < mp.mpf(10) ** (-mp.mp.dps // 2):
+                break
+        roots.append(r)
+    roots.sort()
+    distinct = all(roots[i + 1] - roots[i] > 1e-8 for i in range(len(roots) - 1))
+    if len(roots) != deg or not distinct:
+        found = mp.polyroots(c[::-1], maxsteps=800, extraprec=2 * mp.mp.dps)
+        roots = sorted(mp.re(x) for x in found)
+    return roots
+
+
 @functools.lru_cache(maxsize=32)
 def _filters(theta_min: float, theta_max: float, n_max: int
              ) -> tuple[tuple[np.ndarray, ...], np.ndarray, tuple]:
@@ -111,8 +144,7 @@ def _filters(theta_min: float, theta_max: float, n_max: int
             polys.append(c)
             sq = mp.fsum(c[i] * c[j] * m1[i + j] for i in range(deg + 1) for j in range(deg + 1))
             norms.append(mp.sqrt((mp.exp(zmax) - 1) / sq))
-            r = mp.polyroots(c[::-1], maxsteps=400, extraprec=2 * dps)
-            roots.append(sorted(mp.re(x) for x in r))
+            roots.append(_real_roots(c, zmax))
         roots_f = tuple(np.array([float(x) for x in r]) for r in roots)
         for r in roots_f:
             r.flags.writeable = False
