@@ -26,7 +26,7 @@ counts ∝ θ dθ in the flat sky), with the closed-form bin-averaged kernels
     \\Big]_{x=ℓa}^{x=ℓb},
 
 divided by (b² − a²)/2 (the second from x J₄ = 6 J₃ − x J₂ and ∫J₃ = −J₀ − 2J₂; evaluated by
-its power series below x = 0.5, where the closed form cancels).
+its power series below x = 3, where the closed form cancels; ≤ 4e-14 relative to mpmath).
 
 Accuracy (measured in ``tests/cosmology/test_xipm.py``, float64):
 
@@ -62,15 +62,16 @@ __all__ = ["xi_pm", "xi_pm_matrices"]
 
 
 def _int_x_j4(x: np.ndarray) -> np.ndarray:
-    """F(x) = ∫_0^x t J₄(t) dt (closed form; its power series below x = 0.5)."""
+    """F(x) = ∫_0^x t J₄(t) dt: the closed form, and its power series below x = 3 (where the
+    closed form's terms, ~8, cancel to F ≈ x⁶/2304: 1e-10 relative at x = 0.5)."""
     x = np.asarray(x, dtype=np.float64)
     out = np.empty_like(x)
-    small = x < 0.5
+    small = x < 3.0
     xs = x[small]
     # ∫_0^x t J4 = Σ_k (-1)^k x^(2k+6) / (2^(2k+4) k! (k+4)! (2k+6))
     series = np.zeros_like(xs)
     fact_k, fact_k4 = 1.0, 24.0
-    for k in range(8):
+    for k in range(18):
         if k > 0:
             fact_k *= k
             fact_k4 *= k + 4
