@@ -131,8 +131,10 @@ def test_t_minus_against_quad():
 
 def test_w_against_quad():
     """W_n(ℓ) = ∫ dθ θ T₊ₙ J₀(ℓθ) against scipy quad period by period, ℓ up to 5·10⁴:
-    1e-10 of max_θ |θ² T₊ₙ| (measured ≤ 1e-12); and W_n = O(ℓ⁴) at small ℓ (the two
-    constraints): W_n(1) = ℓ⁴/64 ∫ dθ θ⁵ T₊ₙ to 1e-3 (the next order is (ℓθmax)²/36 ≈ 2e-4)."""
+    1e-17 of max_θ θ² |T₊ₙ| (measured ≤ 7e-19; relative to W_n itself ≤ 1e-14 for ℓ ≤ 700,
+    2e-10 at ℓ = 5·10⁴ where W_n is a 10⁻⁸ remnant of cancellation); and W_n = O(ℓ⁴) at
+    small ℓ (the two constraints): W_n(1) = ℓ⁴/64 ∫ dθ θ⁵ T₊ₙ to 1e-3 (the next order is
+    (ℓθmax)²/36 ≈ 2e-4)."""
     ell = np.array([30.0, 700.0, 5e4])
     w = cosebis_w(ell, TMIN, TMAX, 3)
     a, b = TMIN * ARCMIN, TMAX * ARCMIN
@@ -146,7 +148,7 @@ def test_w_against_quad():
             ref = sum(integrate.quad(f, lo, hi, epsabs=1e-13 * scale / edges.size,
                                      epsrel=1e-12)[0]
                       for lo, hi in zip(edges[:-1], edges[1:], strict=True))
-            assert abs(w[n, j] - ref) < 1e-10 * scale, (n, ll)
+            assert abs(w[n, j] - ref) < 1e-17 * scale, (n, ll)
     theta, w_theta = _z_quadrature()
     m5 = cosebis_t_plus(theta, TMIN, TMAX, 3) @ (w_theta * (theta * ARCMIN) ** 4)
     np.testing.assert_allclose(cosebis_w(np.array([1.0]), TMIN, TMAX, 3)[:, 0], m5 / 64,
@@ -201,7 +203,7 @@ def test_cache_and_checks(matrix):
     assert cosebis_matrix(ELL.copy(), TMIN, TMAX, N_MAX) is matrix  # keyed by the bytes
     assert not matrix.flags.writeable
     with pytest.raises(ValueError):
-        cosebis(ELL, jnp.ones(ELL.size - 1))
+        cosebis(ELL, jnp.ones(ELL.size - 1), TMIN, TMAX, N_MAX)
     with pytest.raises(ValueError):
         cosebis_filters(3.0, 2.0, 5)
     with pytest.raises(ValueError):

@@ -13,9 +13,10 @@ the (linear) interpolation of the C values given at the nodes ``ell`` onto its p
   derivative jumps), each interval cut into equal sub-panels spanning at most
   ``WAVES_PER_PANEL`` periods 2π/θ_osc of the fastest Bessel kernel (θ_osc the largest angle,
   radians), with ``m = M_MIN + ceil(M_PER_PHASE · κ)`` points per sub-panel, κ = half its
-  width in ℓ times θ_osc (half its phase range). The integrand's oscillation is thus resolved
-  with ≥ 2·M_PER_PHASE/π ≈ 4.5 points per period; doubling every count changes ξ± and E_n by
-  < 1e-11 relative (see the tests of :mod:`._xipm`, :mod:`._cosebis`).
+  width in ℓ times θ_osc (half its phase range): ~3 points per period at 16 periods a panel
+  (Gauss–Legendre with m points integrates cos(κx) on [−1, 1] to rounding once 2m ≳ κ + a few
+  κ^{1/3}). Measured: halving the panel widths and doubling M_MIN and M_PER_PHASE changes ξ±
+  (points and bins, θ ∈ [0.5′, 300′], ℓ ∈ [1, 10⁵]) and E_1..E_8 by ≤ 7e-13 relative.
 """
 
 from __future__ import annotations
