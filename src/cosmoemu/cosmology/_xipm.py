@@ -45,8 +45,9 @@ Truncation (C = 0 outside ``[ell[0], ell[-1]]``): for the shear-like C above, �
 against [10⁻³, 10⁷]: ξ+ off by 2.8e-3 at 0.5′ and ≤ 7e-4 for 1′–30′ (the sharp cutoff at
 10⁵ rings), 2e-3 at 100′ and 2.3e-2 at 300′ — there mostly the missing ℓ < 1 (≈ C(0)/4π for a
 C flat at low ℓ; the flat sky is no description there anyway); ξ− off by 3.9e-2 at 0.5′,
-3e-3 at 1′–2′, ≤ 5e-4 for θ ≥ 5′. With ℓ up to 10⁶: ξ+ ≤ 5e-5 and ξ− ≤ 1.4e-4 for
-θ ≤ 50′. A shallower high-ℓ slope (ℓ^-1.8) is ~5x worse (ξ−(0.5′): 8e-2 at ℓ_max = 10⁵).
+3e-3 at 1′–2′, ≤ 5e-4 for θ ≥ 5′. With ℓ up to 10⁶: ξ+ ≤ 5e-5 for θ ≤ 10′ (beyond, the
+missing ℓ < 1 dominates: 1.9e-4 at 30′) and ξ− ≤ 1.4e-4 at all θ. A shallower high-ℓ slope
+(ℓ^-1.8) is ~5x worse (ξ−(0.5′): 8e-2 at ℓ_max = 10⁵).
 Extend ``ell`` to ~10⁶ for ξ− below ~5′.
 
 Float32 (JAX's default): the matrix is cast to float32 too; ≤ 1e-6 relative (shear-like C).
