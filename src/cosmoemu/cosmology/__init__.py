@@ -1,5 +1,6 @@
 """Cosmology in JAX: the :class:`Cosmology` pytree, constants, background and growth; Limber
-shear spectra, survey redshift distributions and the Gaussian covariance of tomographic spectra.
+shear spectra, the linear C_ℓ → real-space projections (ξ±, COSEBIs), survey redshift
+distributions and the Gaussian covariance of tomographic spectra.
 
 Every consumer (BAO, derived Ω_m, the theory, the Limber projections) reads the same
 :class:`Cosmology`; constants live in :mod:`cosmoemu.cosmology._constants` only.
@@ -16,6 +17,14 @@ from ._background import (
     volume_distance,
 )
 from ._constants import C_KM_S, N_EFF, OMEGA_GAMMA, OMEGA_NU_DEFAULT, T_CMB, omega_gamma
+from ._cosebis import (
+    cosebis,
+    cosebis_filters,
+    cosebis_matrix,
+    cosebis_t_minus,
+    cosebis_t_plus,
+    cosebis_w,
+)
 from ._cosmology import COSMOLOGY_DEFAULTS, COSMOLOGY_PARAMS, Cosmology, omega_nu_from_mass
 from ._covariance import (
     ARCMIN2_PER_SR,
@@ -28,6 +37,7 @@ from ._covariance import (
 from ._growth import growth_factor, growth_rate
 from ._limber import C1_RHO_CRIT, ShearSpectra, pair_indices, shear_cl, spin2_factor
 from ._nz import SURVEYS, equipopulated_edges, photometric_bins, smail_nz
+from ._xipm import xi_pm, xi_pm_matrices
 
 __all__ = [
     "ARCMIN2_PER_SR",
@@ -44,6 +54,12 @@ __all__ = [
     "ShearSpectra",
     "angular_diameter_distance",
     "comoving_distance",
+    "cosebis",
+    "cosebis_filters",
+    "cosebis_matrix",
+    "cosebis_t_minus",
+    "cosebis_t_plus",
+    "cosebis_w",
     "densities",
     "equipopulated_edges",
     "gaussian_cl_covariance",
@@ -65,4 +81,6 @@ __all__ = [
     "tomographic_pairs",
     "transverse_comoving_distance",
     "volume_distance",
+    "xi_pm",
+    "xi_pm_matrices",
 ]
