@@ -240,7 +240,8 @@ class Posterior(eqx.Module):
         if _reaches_cosmology([*like_inputs, *derived]):
             known |= set(COSMOLOGY_PARAMS)
         known -= set(theory.provides) if theory is not None else set()
-        known -= set(DERIVED) | {COSMOLOGY}
+        # a derived name may be sampled when a likelihood reads it (KiDS samples S8)
+        known -= (set(DERIVED) - set(like_inputs)) | {COSMOLOGY}
         for name, elems in entries.items():
             if name not in known and not known.intersection(elems):
                 raise ConfigError(f"params.{name}",
