@@ -75,6 +75,9 @@ def main() -> None:
         "n_draws": int(samples.shape[0]),
         "chi2_map": float(-2 * post.loglike(jnp.asarray(best))),
         "n_data": 75,
+        "sampler": {k: report.record[k] for k in (
+            "draws_per_chain", "divergences", "mean_leapfrog_steps", "gradient_evaluations",
+            "timings_s", "stop_reason")},
     }
     ev = cosmoemu.evidence(chains, seed=0)
     record.update({"ln_z": ev.ln_z, "ln_z_err": ev.ln_z_err, "evidence_warnings": ev.warnings})
