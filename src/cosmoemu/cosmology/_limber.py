@@ -366,8 +366,20 @@ class TomographicSpectra:
         bias_prefix: name of the linear lens biases, ``{prefix}_i``.
         model, n_z, z_scale, ia_z_pivot, policy: as :class:`ShearSpectra`.
 
-    Cost (measured on 2 shared CPU cores, float32, jit): 10 source + 10 lens bins, 20 ℓ
-    (55 + 100 + 10 spectra) TIMING_PLACEHOLDER.
+    Lens tables are cubic-spline interpolated onto the integration grid (see the module
+    docstring), source tables linearly (as :class:`ShearSpectra`). Against CCL (5 + 5 bins,
+    20 ℓ in [20, 2000], 3 cosmologies; tests/cosmology/test_limber_3x2pt.py) the χ² distance
+    with an LSST-Y10-like Gaussian covariance is ≤ 0.034 (shear), 0.035 (ggl), 0.014
+    (clustering), 0.10 (the whole vector); median |ΔC/C| 1e-4, 1.5–2.2e-4, 0.7–1.0e-4. With the
+    default 160 points (against 1280; max over ℓ) the ggl pairs with the lens behind the
+    source's bulk carry 1e-3–2e-3 of integration error (4e-3 where the spectrum is < 3 % of
+    the lens bin's largest), the other ggl spectra ≤ 3e-4, shear ≤ 3e-4, clustering ≤ 2.5e-4.
+
+    Cost (measured on 2 CPU cores shared with other jobs, load ~5; float32, jit, best of 9):
+    10 Euclid-like source + 10 LSST-like lens bins, 20 ℓ (55 + 100 + 10 spectra, 3300 numbers),
+    one call 1.1 ms, value and gradient of a χ² in all 57 parameters 2.1–2.3 ms (compile 1.7 s
+    and 5 s) — the same as shear alone (:class:`ShearSpectra`, 10 bins, 20 ℓ: 1.0 ms and
+    2.2 ms): the emulator's P(k) dominates, the extra kernels and projections are nearly free.
     """
 
     def __init__(self, ell: ArrayLike, z: ArrayLike, nz_source: ArrayLike,
@@ -481,6 +493,9 @@ class TomographicSpectra:
         """The spectra, ``{"shear": (n_s(n_s+1)/2, n_ell), "ggl": (n_l n_s, n_ell),
         "clustering": (n_l or n_l(n_l+1)/2, n_ell)}`` (dimensionless; ggl and clustering only
         with a lens sample), pair orders as in the class docstring and :attr:`pairs`.
+
+        The dict's own iteration order (JAX sorts pytree dict keys) is not the data-vector
+        order: use :meth:`flatten` (:data:`BLOCKS` order).
 
         ``params``: the cosmology (as :class:`ShearSpectra`), source A_IA_j / A_IA,
         ``{source_dz_prefix}_j``, m_j (missing = 0), eta_IA; lens ``{bias_prefix}_i``
