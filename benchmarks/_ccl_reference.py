@@ -1,11 +1,13 @@
-"""CCL reference for tomographic cosmic-shear C_ell (benchmarks and test fixtures only).
+"""CCL reference for tomographic cosmic-shear and 3x2pt C_ell (benchmarks and test fixtures only).
 
 pyccl is a benchmark-only dependency (``pip install pyccl``, the ``bench`` extra); the library
 never imports it. Written against pyccl 3.3.6 and camb 2.0.5.
 
 Parameters (as :func:`cosmoemu.cosmology.shear_cl`): ``omega_b``, ``omega_cdm``, ``h``, ``n_s``,
 ``ln10^{10}A_s``, ``c_min``, ``eta_0`` (HMcode-2016 A_baryon, eta_baryon), and per bin (1-based,
-missing = 0) ``A_IA_i``, ``dz_i``, ``m_i``.
+missing = 0) ``A_IA_i``, ``dz_i``, ``m_i``; for the 3x2pt spectra (:func:`ccl_3x2pt_cl`, as
+:class:`cosmoemu.cosmology.TomographicSpectra`) also per lens bin ``b_i`` (required) and
+``dz_lens_i``, and a configurable name for the source shifts (e.g. ``dz_src_i``).
 
 What CCL does (read from the pyccl 3.3.6 source and checked numerically, see the numbers below)
 ------------------------------------------------------------------------------------------------
@@ -86,6 +88,14 @@ T_ncdm = T_NCDM_AS_CAMB, AccuracyTarget 1 (``ccl_cosmology``)     3.4e-7     7.5
   (CCL asks for ~50, we for 21); with 80 or 150 linear-a samples instead of 40 the residual
   moves around (1e-4, 2e-4 at z = 2) rather than shrinking. Not reducible from CCL's side.
 * Background: CCL's own distances and H(z) (not CAMB's) enter the Limber integral.
+
+Galaxy clustering and galaxy-galaxy lensing (:func:`ccl_3x2pt_cl`): ``ccl.NumberCountsTracer``
+with ``has_rsd=False``, no magnification, ``bias=(z, b_i)`` constant per bin: kernel p(z) H(z)
+(p the normalised, shifted n(z)), transfer b_i, no ell factor (``der_angles = 0``,
+``der_bessel = 0``). Clustering C_ij = ∫ dchi/chi^2 b_i b_j p_i p_j H^2 P; GGL is
+``angular_cl(lens_i, source_j)``, so it carries one shear ell factor
+sqrt((ell+2)!/(ell-2)!)/(ell+1/2)^2, and the IA term of the source tracer; the m_j of the source
+multiplies it afterwards (1 + m_j). Lens shifts n_i(z - dz_lens_i) as for the sources.
 """
 
 from __future__ import annotations
@@ -236,24 +246,104 @@ def ccl_shear_cl(
     _patch_numpy()
     if cosmo is None:
         cosmo = ccl_cosmology(params, **cosmo_kwargs)
+    tracers, m = _source_tracers(cosmo, params, z, nz, ia=ia, nuisance=nuisance)
+    ell = np.asarray(ell, float)
+    out = []
+    for i in range(len(tracers)):
+        for j in range(i, len(tracers)):
+            cl = ccl.angular_cl(cosmo, tracers[i], tracers[j], ell)
+            out.append((1.0 + m[i]) * (1.0 + m[j]) * cl)
+    return np.array(out)
+
+
+def _shifted_table(z: np.ndarray, n: np.ndarray, dz: float) -> tuple[np.ndarray, np.ndarray]:
+    """n(z - dz): the same table on the grid z + dz (points below z = 0 dropped)."""
+    zi = z + dz
+    keep = zi >= 0.0
+    return zi[keep], n[keep]
+
+
+def _source_tracers(cosmo, params: Mapping[str, float], z: np.ndarray, nz: np.ndarray, *,
+                    ia: bool, nuisance: bool, dz_prefix: str = "dz"):
+    """CCL weak-lensing tracers (+ NLA) of the source bins and their m_i ``(n_bins,)``."""
+    import pyccl as ccl
+
     z = np.asarray(z, float)
     nz = np.atleast_2d(np.asarray(nz, float))
     n_bins = nz.shape[0]
-    dz = bin_values(params, "dz", n_bins) if nuisance else np.zeros(n_bins)
+    dz = bin_values(params, dz_prefix, n_bins) if nuisance else np.zeros(n_bins)
     m = bin_values(params, "m", n_bins) if nuisance else np.zeros(n_bins)
     a_ia = bin_values(params, "A_IA", n_bins)
     tracers = []
     for i in range(n_bins):
-        # n_i(z - dz): the same table on the grid z + dz (zero below z = 0 for a negative shift)
-        zi = z + dz[i]
-        keep = zi >= 0.0
-        dndz = (zi[keep], nz[i][keep])
-        ia_bias = (zi[keep], np.full(int(keep.sum()), a_ia[i])) if ia else None
-        tracers.append(ccl.WeakLensingTracer(cosmo, dndz=dndz, ia_bias=ia_bias, use_A_ia=True))
+        zi, ni = _shifted_table(z, nz[i], dz[i])
+        ia_bias = (zi, np.full(zi.size, a_ia[i])) if ia else None
+        tracers.append(ccl.WeakLensingTracer(cosmo, dndz=(zi, ni), ia_bias=ia_bias,
+                                             use_A_ia=True))
+    return tracers, m
+
+
+def ccl_3x2pt_cl(
+    params: Mapping[str, float],
+    ell: np.ndarray,
+    z: np.ndarray,
+    nz_source: np.ndarray,
+    nz_lens: np.ndarray,
+    *,
+    cosmo=None,
+    ia: bool = True,
+    nuisance: bool = True,
+    clustering_cross: bool = True,
+    source_dz_prefix: str = "dz",
+    lens_dz_prefix: str = "dz_lens",
+    bias_prefix: str = "b",
+    **cosmo_kwargs,
+) -> dict[str, np.ndarray]:
+    """Shear, galaxy-galaxy lensing and clustering C_ell from CCL, in the layouts of
+    :class:`cosmoemu.cosmology.TomographicSpectra`: ``{"shear": (n_s(n_s+1)/2, n_ell)`` (source
+    pairs i <= j row-major), ``"ggl": (n_l n_s, n_ell)`` (lens i x source j, lens-major),
+    ``"clustering": (n_l(n_l+1)/2, n_ell)`` (lens pairs i <= j row-major; the auto-spectra
+    alone with ``clustering_cross=False``)}``.
+
+    Args:
+        params: cosmology + source ``A_IA_j``, ``{source_dz_prefix}_j``, ``m_j``, lens
+            ``{bias_prefix}_i`` (required), ``{lens_dz_prefix}_i`` (1-based, missing = 0).
+        ell: multipoles ``(n_ell,)``.
+        z: redshift grid ``(n_z,)`` of both tables.
+        nz_source, nz_lens: ``(n_s, n_z)``, ``(n_l, n_z)``, any normalisation.
+        cosmo: a cosmology from :func:`ccl_cosmology` (built from ``params`` when None).
+        ia: NLA alignments of the sources (``A_IA_j``).
+        nuisance: apply the dz shifts (sources and lenses) and m_j; False: ignore them.
+        cosmo_kwargs: passed to :func:`ccl_cosmology`.
+    """
+    import pyccl as ccl
+
+    _patch_numpy()
+    if cosmo is None:
+        cosmo = ccl_cosmology(params, **cosmo_kwargs)
+    src, m = _source_tracers(cosmo, params, z, nz_source, ia=ia, nuisance=nuisance,
+                             dz_prefix=source_dz_prefix)
+    z = np.asarray(z, float)
+    nz_lens = np.atleast_2d(np.asarray(nz_lens, float))
+    n_l = nz_lens.shape[0]
+    names = [f"{bias_prefix}_{i + 1}" for i in range(n_l)]
+    missing = [n for n in names if n not in params]
+    if missing:
+        raise KeyError(f"parameter(s) {', '.join(missing)} missing")
+    bias = np.array([float(params[n]) for n in names])
+    dz_l = bin_values(params, lens_dz_prefix, n_l) if nuisance else np.zeros(n_l)
+    lens = []
+    for i in range(n_l):
+        zi, ni = _shifted_table(z, nz_lens[i], dz_l[i])
+        lens.append(ccl.NumberCountsTracer(cosmo, has_rsd=False, dndz=(zi, ni),
+                                           bias=(zi, np.full(zi.size, bias[i]))))
     ell = np.asarray(ell, float)
-    out = []
-    for i in range(n_bins):
-        for j in range(i, n_bins):
-            cl = ccl.angular_cl(cosmo, tracers[i], tracers[j], ell)
-            out.append((1.0 + m[i]) * (1.0 + m[j]) * cl)
-    return np.array(out)
+    n_s = len(src)
+    shear = [(1.0 + m[i]) * (1.0 + m[j]) * ccl.angular_cl(cosmo, src[i], src[j], ell)
+             for i in range(n_s) for j in range(i, n_s)]
+    ggl = [(1.0 + m[j]) * ccl.angular_cl(cosmo, lens[i], src[j], ell)
+           for i in range(n_l) for j in range(n_s)]
+    pairs = ([(i, j) for i in range(n_l) for j in range(i, n_l)] if clustering_cross
+             else [(i, i) for i in range(n_l)])
+    clustering = [ccl.angular_cl(cosmo, lens[i], lens[j], ell) for i, j in pairs]
+    return {"shear": np.array(shear), "ggl": np.array(ggl), "clustering": np.array(clustering)}

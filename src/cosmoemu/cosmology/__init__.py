@@ -1,6 +1,7 @@
 """Cosmology in JAX: the :class:`Cosmology` pytree, constants, background and growth; Limber
-shear spectra, the linear C_ℓ → real-space projections (ξ±, COSEBIs), survey redshift
-distributions and the Gaussian covariance of tomographic spectra.
+shear, galaxy–galaxy lensing and clustering spectra (3x2pt), the linear C_ℓ → real-space
+projections (ξ±, COSEBIs), survey redshift distributions and the Gaussian covariance of
+tomographic spectra.
 
 Every consumer (BAO, derived Ω_m, the theory, the Limber projections) reads the same
 :class:`Cosmology`; constants live in :mod:`cosmoemu.cosmology._constants` only.
@@ -35,12 +36,21 @@ from ._covariance import (
     tomographic_pairs,
 )
 from ._growth import growth_factor, growth_rate
-from ._limber import C1_RHO_CRIT, ShearSpectra, pair_indices, shear_cl, spin2_factor
+from ._limber import (
+    BLOCKS,
+    C1_RHO_CRIT,
+    ShearSpectra,
+    TomographicSpectra,
+    pair_indices,
+    shear_cl,
+    spin2_factor,
+)
 from ._nz import SURVEYS, equipopulated_edges, photometric_bins, smail_nz
 from ._xipm import xi_pm, xi_pm_matrices
 
 __all__ = [
     "ARCMIN2_PER_SR",
+    "BLOCKS",
     "C1_RHO_CRIT",
     "COSMOLOGY_DEFAULTS",
     "COSMOLOGY_PARAMS",
@@ -52,6 +62,7 @@ __all__ = [
     "T_CMB",
     "Cosmology",
     "ShearSpectra",
+    "TomographicSpectra",
     "angular_diameter_distance",
     "comoving_distance",
     "cosebis",

@@ -19,16 +19,24 @@ with the kernels of this module:
 * shear spectra carry the exact spin-2 factor f(ℓ) = (ℓ+2)!/(ℓ−2)!/(ℓ+½)⁴ (as CCL), applied to
   the whole shear spectrum (GG, GI and II alike);
 * per-bin redshift shifts n_i(z) → n_i(z − dz_i) (positive dz moves a bin to higher z) and
-  multiplicative shear bias C_ij → (1 + m_i)(1 + m_j) C_ij.
+  multiplicative shear bias C_ij → (1 + m_i)(1 + m_j) C_ij;
+* galaxy clustering (lens bins, :class:`TomographicSpectra`): W_i(χ) = b_i n_i(z) H(z)/c with a
+  linear bias b_i per bin, no RSD, no magnification, f(ℓ) = 1, shifts n_i(z) → n_i(z − dz_i);
+* galaxy–galaxy lensing: lens kernel W_i times the source's shear kernel (lensing + NLA),
+  f(ℓ) = √((ℓ+2)!/(ℓ−2)!)/(ℓ+½)² (one spin-2 field), times (1 + m_j) of the source.
 
 Ω_m includes the massive neutrino; P_nl is the total-matter HMcode-2016 spectrum of the shipped
 emulators (:mod:`cosmoemu.matter`); χ, H and D come from the :class:`Cosmology` built from the
 same parameters (:meth:`Cosmology.from_params`: one 0.06 eV neutrino, N_eff = 3.046, w0, wa).
 
-Numerics (see ``docs/weak_lensing.md``): the integrals run on a uniform grid in z from 0 to
-z_max (the tables' last redshift, at most the emulators' 4), ``n_z`` points (default 160,
-trapezoid rule; the inner lensing integral on the same grid, exact trapezoid). n(z) tables are
-interpolated linearly (and shifted) onto that grid and renormalised. ln P is taken from the
+Numerics (see ``docs/weak_lensing.md``): the integrals run on a grid uniform in
+ln(1 + z/0.2) from 0 to z_max (the tables' last redshift, at most the emulators' 4), ``n_z``
+points (default 160, trapezoid rule; the inner lensing integral on the same grid, exact
+trapezoid). Source n(z) tables are interpolated linearly (and shifted) onto that grid and
+renormalised; lens tables by a cubic spline: clustering is quadratic in n(z), and the linear
+interpolant of a table at Δz = 0.01 lowers ∫ n² by ~(Δz²/6) ∫ n'² / ∫ n², 1–2e-3 for the
+LSST-like lens bins (edges smoothed by σ_z = 0.03 (1 + z)), where shear, linear in n, is
+unaffected. ln P is taken from the
 emulators' own (z, k) grid (21 z, 400 ln k), splined in z onto the integration grid once per
 call, and interpolated in ln k at k = (ℓ + ½)/χ by a local cubic (Catmull–Rom); beyond the
 emulators' k_max = 10/Mpc ln P continues linearly in ln k (it matters only at the lowest z of
@@ -52,7 +60,8 @@ from ._constants import C_KM_S
 from ._cosmology import Cosmology
 from ._growth import growth_factor
 
-__all__ = ["ShearSpectra", "shear_cl", "pair_indices", "C1_RHO_CRIT", "spin2_factor"]
+__all__ = ["BLOCKS", "C1_RHO_CRIT", "ShearSpectra", "TomographicSpectra", "pair_indices",
+           "shear_cl", "spin2_factor"]
 
 C1_RHO_CRIT = 5e-14 * 2.7754e11
 """C1 ρ_crit = 0.013877 of the NLA intrinsic-alignment amplitude (dimensionless)."""
@@ -82,6 +91,77 @@ def _per_bin(params: Mapping[str, ArrayLike], name: str, n_bins: int, dtype: Any
     base = params.get(shared, default) if shared else default
     return jnp.stack([jnp.asarray(params.get(f"{name}_{i}", base), dtype)
                       for i in range(1, n_bins + 1)])
+
+
+def _check_nz_table(z: ArrayLike, nz: ArrayLike, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """Validated float64 copies of a redshift table ``(n_z_table,)`` and its n_i(z)
+    ``(n_bins, n_z_table)`` (a 1-D ``nz`` is one bin); ``what`` names the table in errors."""
+    z = np.asarray(z, np.float64)
+    nz = np.asarray(nz, np.float64)
+    if z.ndim != 1 or z.size < 2 or np.any(np.diff(z) <= 0) or z[0] < 0:
+        raise ValueError("z must be a 1-D increasing array of redshifts >= 0")
+    if nz.ndim == 1:
+        nz = nz[None]
+    if nz.ndim != 2 or nz.shape[1] != z.size:
+        raise ValueError(f"{what} must have shape (n_bins, len(z)) = (n_bins, {z.size}); "
+                         f"got {nz.shape}")
+    if np.any(~np.isfinite(nz)) or np.any(nz < 0):
+        raise ValueError(f"{what} must be finite and non-negative")
+    total = np.trapezoid(nz, z, axis=1)
+    if np.any(total <= 0):
+        raise ValueError(f"bin(s) {np.flatnonzero(total <= 0) + 1} of {what} have no weight")
+    if np.any(z > Z_MAX_EMULATOR):
+        tail = np.trapezoid(nz[:, z >= Z_MAX_EMULATOR], z[z >= Z_MAX_EMULATOR], axis=1)
+        if np.any(tail / total > _NZ_TAIL):
+            raise ValueError(
+                f"{what} has weight beyond z = {Z_MAX_EMULATOR} (up to "
+                f"{np.max(tail / total):.2g} of a bin), outside the P(k) emulators' range; "
+                "cut the tables at z = 4")
+    return z, nz
+
+
+def _shifted_nz(table: np.ndarray, z_table: np.ndarray, grid: np.ndarray, weights: np.ndarray,
+                dz: Array, dtype: Any) -> Array:
+    """n_i(z − dz_i) of ``table`` ``(n_bins, n_z_table)`` on the integration ``grid``, linear
+    interpolation (zero outside the table), normalised to Σ weights · n = 1: ``(n_bins, n_z)``."""
+    zt = jnp.asarray(z_table, dtype)
+    g = jnp.asarray(grid, dtype)
+
+    def one(row, shift):
+        return jnp.interp(g - shift, zt, row, left=0.0, right=0.0)
+
+    nz = jax.vmap(one)(jnp.asarray(table, dtype), dz)
+    norm = nz @ jnp.asarray(weights, dtype)
+    return nz / norm[:, None]
+
+
+def _spline_coefficients(z: np.ndarray, nz: np.ndarray) -> np.ndarray:
+    """Cubic-spline (not-a-knot) coefficients of each row of ``nz`` on ``z``,
+    ``(n_bins, n_z_table − 1, 4)``: on [z_k, z_k+1] n = ((c0 t + c1) t + c2) t + c3, t = z − z_k."""
+    from scipy.interpolate import CubicSpline
+
+    return np.moveaxis(CubicSpline(z, nz, axis=1).c, (0, 1, 2), (2, 1, 0)).copy()
+
+
+def _shifted_nz_cubic(coeffs: np.ndarray, z_table: np.ndarray, grid: np.ndarray,
+                      weights: np.ndarray, dz: Array, dtype: Any) -> Array:
+    """As :func:`_shifted_nz` with the tables' cubic splines (``coeffs`` from
+    :func:`_spline_coefficients`) instead of linear interpolation."""
+    zt = jnp.asarray(z_table, dtype)
+    g = jnp.asarray(grid, dtype)
+    n = z_table.size
+
+    def one(c, shift):
+        x = g - shift
+        k = jnp.clip(jnp.searchsorted(zt, x, side="right") - 1, 0, n - 2)
+        t = x - zt[k]
+        ck = c[k]  # (n_z, 4)
+        val = ((ck[:, 0] * t + ck[:, 1]) * t + ck[:, 2]) * t + ck[:, 3]
+        return jnp.where((x >= zt[0]) & (x <= zt[-1]), val, 0.0)
+
+    nz = jax.vmap(one)(jnp.asarray(coeffs, dtype), dz)
+    norm = nz @ jnp.asarray(weights, dtype)
+    return nz / norm[:, None]
 
 
 def _catmull_rom(x: Array, x0: float, h: float, y: Array) -> Array:
@@ -124,6 +204,7 @@ class ShearSpectra:
         n_z: points of the uniform integration grid in z.
         ia_z_pivot: pivot z_piv of the optional (1 + z)^η_IA dependence (parameter ``eta_IA``).
         policy: emulator box policy (``"raise"``, ``"warn"``, ``"clip"``, ``"nan"``).
+        dz_prefix: name of the per-bin shift parameters, ``{dz_prefix}_i`` (default ``dz_i``).
 
     Raises:
         ValueError: bad shapes, a decreasing or negative z table, n(z) beyond z = 4, a bin
@@ -132,34 +213,14 @@ class ShearSpectra:
 
     def __init__(self, ell: ArrayLike, z: ArrayLike, nz: ArrayLike, *, model: Any = "lcdm",
                  n_z: int = _N_Z_DEFAULT, z_scale: float = _Z_SCALE, ia_z_pivot: float = 0.62,
-                 policy: str = "raise") -> None:
+                 policy: str = "raise", dz_prefix: str = "dz") -> None:
         from ..matter import UniformSpline, load_matter_power
 
         ell = np.atleast_1d(np.asarray(ell, np.float64))
-        z = np.asarray(z, np.float64)
-        nz = np.asarray(nz, np.float64)
         if ell.ndim != 1 or np.any(~np.isfinite(ell)) or np.any(ell <= 0):
             raise ValueError("ell must be a 1-D array of positive multipoles")
-        if z.ndim != 1 or z.size < 2 or np.any(np.diff(z) <= 0) or z[0] < 0:
-            raise ValueError("z must be a 1-D increasing array of redshifts >= 0")
-        if nz.ndim == 1:
-            nz = nz[None]
-        if nz.ndim != 2 or nz.shape[1] != z.size:
-            raise ValueError(f"nz must have shape (n_bins, len(z)) = (n_bins, {z.size}); "
-                             f"got {nz.shape}")
-        if np.any(~np.isfinite(nz)) or np.any(nz < 0):
-            raise ValueError("nz must be finite and non-negative")
-        total = np.trapezoid(nz, z, axis=1)
-        if np.any(total <= 0):
-            raise ValueError(f"bin(s) {np.flatnonzero(total <= 0) + 1} of nz have no weight")
-        beyond = z > Z_MAX_EMULATOR
-        if beyond.any():
-            tail = np.trapezoid(nz[:, z >= Z_MAX_EMULATOR], z[z >= Z_MAX_EMULATOR], axis=1)
-            if np.any(tail / total > _NZ_TAIL):
-                raise ValueError(
-                    f"nz has weight beyond z = {Z_MAX_EMULATOR} (up to "
-                    f"{np.max(tail / total):.2g} of a bin), outside the P(k) emulators' range; "
-                    "cut the tables at z = 4")
+        z, nz = _check_nz_table(z, nz, "nz")
+        self.dz_prefix = str(dz_prefix)
         self.ell = ell
         self.z_table = z
         self.nz_table = nz
@@ -191,15 +252,7 @@ class ShearSpectra:
 
     def _nz(self, dz: Array, dtype: Any) -> Array:
         """Shifted, normalised n_i(z) on the integration grid, ``(n_bins, n_z)``."""
-        zt = jnp.asarray(self.z_table, dtype)
-        grid = jnp.asarray(self.z_int, dtype)
-
-        def one(table, shift):
-            return jnp.interp(grid - shift, zt, table, left=0.0, right=0.0)
-
-        nz = jax.vmap(one)(jnp.asarray(self.nz_table, dtype), dz)
-        norm = nz @ jnp.asarray(self.weights, dtype)
-        return nz / norm[:, None]
+        return _shifted_nz(self.nz_table, self.z_table, self.z_int, self.weights, dz, dtype)
 
     def kernels(self, params: Mapping[str, ArrayLike], cosmo: Cosmology | None = None
                 ) -> tuple[Array, Array, Array]:
@@ -211,7 +264,7 @@ class ShearSpectra:
         z = jnp.asarray(self.z_int, dtype)
         chi = comoving_distance(cosmo, z)
         c_over_h = C_KM_S / hubble(cosmo, z)
-        dz = _per_bin(params, "dz", self.n_bins, dtype)
+        dz = _per_bin(params, self.dz_prefix, self.n_bins, dtype)
         nz = self._nz(dz, dtype)
         w = jnp.asarray(self.weights, dtype)
         # lensing efficiency: ∫_z dz' n(z') (1 − χ/χ'), exact trapezoid on the grid
@@ -258,6 +311,223 @@ class ShearSpectra:
         cl = jnp.einsum("pa,la->pl", kern[i] * kern[j] * measure, pk)
         m = _per_bin(params, "m", self.n_bins, dtype)
         return cl * ((1.0 + m[i]) * (1.0 + m[j]))[:, None] * jnp.asarray(self.spin2, dtype)
+
+
+BLOCKS = ("shear", "ggl", "clustering")
+"""Block names of :class:`TomographicSpectra`, in the order of the 3x2pt data vector."""
+
+
+def _required_per_bin(params: Mapping[str, ArrayLike], name: str, n_bins: int,
+                      dtype: Any) -> Array:
+    """``name_1 … name_n`` (1-based) as a vector; every one must be in ``params``."""
+    missing = [f"{name}_{i}" for i in range(1, n_bins + 1) if f"{name}_{i}" not in params]
+    if missing:
+        raise KeyError(f"parameter(s) {', '.join(missing)} missing (required, no default)")
+    return jnp.stack([jnp.asarray(params[f"{name}_{i}"], dtype) for i in range(1, n_bins + 1)])
+
+
+class TomographicSpectra:
+    """Shear–shear, galaxy–galaxy lensing and galaxy-clustering C_ℓ (the 3x2pt spectra) in one
+    call, sharing the distances, the P(k) emulator evaluation and P(ℓ, z); ``__call__`` takes
+    the parameters. Build once and call inside jit/grad/vmap.
+
+    Kernels (χ the comoving distance, on the integration grid of :class:`ShearSpectra`):
+
+    * sources (shear + NLA), exactly as :class:`ShearSpectra`: parameters ``A_IA_j`` (or one
+      ``A_IA``), ``{source_dz_prefix}_j`` (default ``dz_j``), ``m_j``, optional ``eta_IA``;
+    * lenses (galaxy clustering, linear bias, no RSD, no magnification):
+      W_i(χ) = b_i n_i(z) H(z)/c [1/Mpc], n_i normalised to unit integral after the shift
+      n_i(z) → n_i(z − dz_lens,i); parameters ``b_i`` (required: a missing one raises
+      KeyError) and ``{lens_dz_prefix}_i`` (default ``dz_lens_i``, missing = 0).
+
+    Spectra, C_ab(ℓ) = f_ab(ℓ) ∫ dχ K_a K_b / χ² P_nl((ℓ + ½)/χ, z):
+
+    * ``"shear"``: sources i ≤ j row-major ((1,1), (1,2), …), f = (ℓ+2)!/(ℓ−2)!/(ℓ+½)⁴, times
+      (1 + m_i)(1 + m_j) — identical to :class:`ShearSpectra`;
+    * ``"ggl"``: every lens i × source j, lens-major ((l1,s1), (l1,s2), …, (l2,s1), …),
+      C = ∫ W_i (q_j + IA_j) …, f = √((ℓ+2)!/(ℓ−2)!)/(ℓ+½)², times (1 + m_j);
+    * ``"clustering"``: lens auto-spectra (i, i), or with ``clustering_cross=True`` every lens
+      pair i ≤ j row-major; f = 1.
+
+    Data vector (:meth:`flatten`): blocks in :data:`BLOCKS` order (shear, ggl, clustering;
+    those present), each pair-major with ℓ fastest — index ``offset + p · n_ell + b``;
+    :attr:`slices` gives each block's range. Scale cuts: :meth:`lens_ell_max` (ℓ_max,i =
+    k_max χ(z̄_i)) and :meth:`mask`.
+
+    Args:
+        ell: multipoles ``(n_ell,)``, the same for every block.
+        z: redshifts ``(n_z_table,)`` of both n(z) tables, increasing, ≥ 0.
+        nz_source: source n_j(z) ``(n_source, n_z_table)``, any normalisation.
+        nz_lens: lens n_i(z) ``(n_lens, n_z_table)``, any normalisation; None: shear only
+            (the result then has the ``"shear"`` block alone).
+        clustering_cross: clustering of every lens pair i ≤ j instead of the auto-spectra.
+        source_dz_prefix: name of the source shifts, ``{prefix}_j`` (e.g. ``"dz_src"``).
+        lens_dz_prefix: name of the lens shifts, ``{prefix}_i``.
+        bias_prefix: name of the linear lens biases, ``{prefix}_i``.
+        model, n_z, z_scale, ia_z_pivot, policy: as :class:`ShearSpectra`.
+
+    Lens tables are cubic-spline interpolated onto the integration grid (see the module
+    docstring), source tables linearly (as :class:`ShearSpectra`). Against CCL (5 + 5 bins,
+    20 ℓ in [20, 2000], 3 cosmologies; tests/cosmology/test_limber_3x2pt.py) the χ² distance
+    with an LSST-Y10-like Gaussian covariance is ≤ 0.034 (shear), 0.035 (ggl), 0.014
+    (clustering), 0.10 (the whole vector); median |ΔC/C| 1e-4, 1.5–2.2e-4, 0.7–1.0e-4. With the
+    default 160 points (against 1280; max over ℓ) the ggl pairs with the lens behind the
+    source's bulk carry 1e-3–2e-3 of integration error (4e-3 where the spectrum is < 3 % of
+    the lens bin's largest), the other ggl spectra ≤ 3e-4, shear ≤ 3e-4, clustering ≤ 2.5e-4.
+
+    Cost (measured on 2 CPU cores shared with other jobs, load ~5; float32, jit, best of 9):
+    10 Euclid-like source + 10 LSST-like lens bins, 20 ℓ (55 + 100 + 10 spectra, 3300 numbers),
+    one call 1.1 ms, value and gradient of a χ² in all 57 parameters 2.1–2.3 ms (compile 1.7 s
+    and 5 s) — the same as shear alone (:class:`ShearSpectra`, 10 bins, 20 ℓ: 1.0 ms and
+    2.2 ms): the emulator's P(k) dominates, the extra kernels and projections are nearly free.
+    """
+
+    def __init__(self, ell: ArrayLike, z: ArrayLike, nz_source: ArrayLike,
+                 nz_lens: ArrayLike | None = None, *, clustering_cross: bool = False,
+                 source_dz_prefix: str = "dz", lens_dz_prefix: str = "dz_lens",
+                 bias_prefix: str = "b", model: Any = "lcdm", n_z: int = _N_Z_DEFAULT,
+                 z_scale: float = _Z_SCALE, ia_z_pivot: float = 0.62,
+                 policy: str = "raise") -> None:
+        self.source = ShearSpectra(ell, z, nz_source, model=model, n_z=n_z, z_scale=z_scale,
+                                   ia_z_pivot=ia_z_pivot, policy=policy,
+                                   dz_prefix=source_dz_prefix)
+        self.ell = self.source.ell
+        self.n_source = self.source.n_bins
+        self.lens_dz_prefix = str(lens_dz_prefix)
+        self.bias_prefix = str(bias_prefix)
+        self.clustering_cross = bool(clustering_cross)
+        pairs = {"shear": self.source.pairs}
+        if nz_lens is None:
+            self.nz_lens = None
+            self.n_lens = 0
+        else:
+            _, self.nz_lens = _check_nz_table(z, nz_lens, "nz_lens")
+            self.n_lens = self.nz_lens.shape[0]
+            self._lens_coeffs = _spline_coefficients(self.source.z_table, self.nz_lens)
+            nl, ns = self.n_lens, self.n_source
+            pairs["ggl"] = (np.repeat(np.arange(nl), ns), np.tile(np.arange(ns), nl))
+            pairs["clustering"] = (pair_indices(nl) if clustering_cross
+                                   else (np.arange(nl), np.arange(nl)))
+        #: per block, the (first, second) bin indices (0-based) of its spectra: shear
+        #: (source, source), ggl (lens, source), clustering (lens, lens).
+        self.pairs: dict[str, tuple[np.ndarray, np.ndarray]] = {
+            k: (a.astype(np.int32), b.astype(np.int32)) for k, (a, b) in pairs.items()}
+        self.blocks: tuple[str, ...] = tuple(k for k in BLOCKS if k in self.pairs)
+        n_ell = self.ell.size
+        self.slices: dict[str, slice] = {}
+        start = 0
+        for k in self.blocks:
+            stop = start + len(self.pairs[k][0]) * n_ell
+            self.slices[k] = slice(start, stop)
+            start = stop
+        self.size = start
+        self._jitted = jax.jit(self._evaluate)
+
+    def lens_kernels(self, params: Mapping[str, ArrayLike], cosmo: Cosmology | None = None
+                     ) -> Array:
+        """Clustering kernels b_i n_i(z) H(z)/c [1/Mpc] on the integration grid,
+        ``(n_lens, n_z)``."""
+        if self.nz_lens is None:
+            raise ValueError("no lens sample (nz_lens=None)")
+        if cosmo is None:
+            cosmo = Cosmology.from_params(params)
+        dtype = jnp.result_type(cosmo.h.dtype, jnp.float32)
+        z = jnp.asarray(self.source.z_int, dtype)
+        return self._lens_nz(params, dtype) * (hubble(cosmo, z) / C_KM_S)[None, :] \
+            * _required_per_bin(params, self.bias_prefix, self.n_lens, dtype)[:, None]
+
+    def _lens_nz(self, params: Mapping[str, ArrayLike], dtype: Any) -> Array:
+        s = self.source
+        dz = _per_bin(params, self.lens_dz_prefix, self.n_lens, dtype)
+        return _shifted_nz_cubic(self._lens_coeffs, s.z_table, s.z_int, s.weights, dz, dtype)
+
+    def lens_mean_z(self, params: Mapping[str, ArrayLike]) -> Array:
+        """Mean redshift of each shifted lens n_i(z) on the integration grid, ``(n_lens,)``."""
+        if self.nz_lens is None:
+            raise ValueError("no lens sample (nz_lens=None)")
+        dtype = jnp.result_type(jnp.asarray(params["h"]).dtype, jnp.float32)
+        s = self.source
+        nz = self._lens_nz(params, dtype)
+        return nz @ jnp.asarray(s.weights * s.z_int, dtype)
+
+    def lens_ell_max(self, params: Mapping[str, ArrayLike], k_max: float = 0.3) -> Array:
+        """ℓ_max,i = k_max χ(z̄_i) per lens bin, ``(n_lens,)``: ``k_max`` in h/Mpc (0.3 h/Mpc:
+        the 3x2pt cut of issue 13), z̄_i the mean redshift of the shifted n_i(z)
+        (:meth:`lens_mean_z`), χ in Mpc at the cosmology of ``params``. Jittable; for a fixed
+        cut evaluate it once (e.g. at the fiducial) and pass it to :meth:`mask`."""
+        cosmo = Cosmology.from_params(params)
+        z_bar = self.lens_mean_z(params)
+        return k_max * cosmo.h * comoving_distance(cosmo, z_bar.astype(cosmo.h.dtype))
+
+    def mask(self, lens_ell_max: ArrayLike | None = None,
+             shear_ell_max: float | None = None) -> np.ndarray:
+        """Boolean mask ``(size,)`` of the flattened data vector (:meth:`flatten` order) that
+        keeps ℓ ≤ ℓ_max: for ggl pair (i, j) ℓ_max = ``lens_ell_max[i]``, for clustering pair
+        (i, j) min(``lens_ell_max[i]``, ``lens_ell_max[j]``), for shear ``shear_ell_max``.
+        None: no cut on those blocks."""
+        ell = self.ell
+        parts = []
+        for k in self.blocks:
+            a, b = self.pairs[k]
+            if k == "shear":
+                lmax = np.full(a.size, np.inf if shear_ell_max is None else float(shear_ell_max))
+            elif lens_ell_max is None:
+                lmax = np.full(a.size, np.inf)
+            else:
+                lm = np.asarray(lens_ell_max, np.float64)
+                if lm.shape != (self.n_lens,):
+                    raise ValueError(f"lens_ell_max must have shape ({self.n_lens},), "
+                                     f"got {lm.shape}")
+                lmax = lm[a] if k == "ggl" else np.minimum(lm[a], lm[b])
+            parts.append((ell[None, :] <= lmax[:, None]).reshape(-1))
+        return np.concatenate(parts)
+
+    def flatten(self, cls: Mapping[str, Array]) -> Array:
+        """The 3x2pt data vector ``(size,)``: the blocks of ``cls`` (as :meth:`__call__`
+        returns; a leading batch axis is kept) in :data:`BLOCKS` order, each pair-major with ℓ
+        fastest."""
+        parts = [jnp.reshape(cls[k], jnp.shape(cls[k])[:-2] + (-1,)) for k in self.blocks]
+        return jnp.concatenate(parts, axis=-1)
+
+    def __call__(self, params: Mapping[str, ArrayLike]) -> dict[str, Array]:
+        """The spectra, ``{"shear": (n_s(n_s+1)/2, n_ell), "ggl": (n_l n_s, n_ell),
+        "clustering": (n_l or n_l(n_l+1)/2, n_ell)}`` (dimensionless; ggl and clustering only
+        with a lens sample), pair orders as in the class docstring and :attr:`pairs`.
+
+        The dict's own iteration order (JAX sorts pytree dict keys) is not the data-vector
+        order: use :meth:`flatten` (:data:`BLOCKS` order).
+
+        ``params``: the cosmology (as :class:`ShearSpectra`), source A_IA_j / A_IA,
+        ``{source_dz_prefix}_j``, m_j (missing = 0), eta_IA; lens ``{bias_prefix}_i``
+        (required) and ``{lens_dz_prefix}_i`` (missing = 0); scalars (vmap for batches).
+        """
+        return self._jitted(dict(params))
+
+    def _evaluate(self, params: Mapping[str, ArrayLike]) -> dict[str, Array]:
+        s = self.source
+        cosmo = Cosmology.from_params(params)
+        chi, c_over_h, ks = s.kernels(params, cosmo)
+        dtype = ks.dtype
+        pk = s.power(params, chi)  # (ell, z)
+        safe = jnp.where(chi > 0, chi, 1.0)
+        measure = jnp.where(chi > 0, jnp.asarray(s.weights, dtype) * c_over_h / safe**2, 0.0)
+        spin2 = jnp.asarray(s.spin2, dtype)
+        m = _per_bin(params, "m", self.n_source, dtype)
+
+        def project(k1: Array, k2: Array) -> Array:
+            return jnp.einsum("pa,la->pl", k1 * k2 * measure, pk)
+
+        i, j = self.pairs["shear"]
+        out = {"shear": project(ks[i], ks[j]) * ((1.0 + m[i]) * (1.0 + m[j]))[:, None] * spin2}
+        if self.nz_lens is None:
+            return out
+        kg = (self._lens_nz(params, dtype) / c_over_h[None, :]
+              * _required_per_bin(params, self.bias_prefix, self.n_lens, dtype)[:, None])
+        li, sj = self.pairs["ggl"]
+        out["ggl"] = project(kg[li], ks[sj]) * (1.0 + m[sj])[:, None] * jnp.sqrt(spin2)
+        a, b = self.pairs["clustering"]
+        out["clustering"] = project(kg[a], kg[b])
+        return out
 
 
 @lru_cache(maxsize=16)
