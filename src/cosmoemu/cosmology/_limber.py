@@ -300,13 +300,21 @@ class ShearSpectra:
         """
         return self._jitted(dict(params))
 
-    def _evaluate(self, params: Mapping[str, ArrayLike]) -> Array:
+    def projection(self, params: Mapping[str, ArrayLike]) -> tuple[Array, Array, Array, Array]:
+        """What every Limber spectrum of these parameters shares: (c/H [Mpc] ``(n_z,)``, shear
+        kernels ``(n_bins, n_z)``, P(ℓ, z) ``(n_ell, n_z)``, the measure Δz c/H / χ² of the
+        integration grid ``(n_z,)``); C_ab(ℓ) = Σ_z K_a K_b measure P."""
         cosmo = Cosmology.from_params(params)
         chi, c_over_h, kern = self.kernels(params, cosmo)
-        dtype = kern.dtype
         pk = self.power(params, chi)  # (ell, z)
         safe = jnp.where(chi > 0, chi, 1.0)
-        measure = jnp.where(chi > 0, jnp.asarray(self.weights, dtype) * c_over_h / safe**2, 0.0)
+        measure = jnp.where(chi > 0, jnp.asarray(self.weights, kern.dtype) * c_over_h / safe**2,
+                            0.0)
+        return c_over_h, kern, pk, measure
+
+    def _evaluate(self, params: Mapping[str, ArrayLike]) -> Array:
+        _, kern, pk, measure = self.projection(params)
+        dtype = kern.dtype
         i, j = self.pairs
         cl = jnp.einsum("pa,la->pl", kern[i] * kern[j] * measure, pk)
         m = _per_bin(params, "m", self.n_bins, dtype)
@@ -505,12 +513,8 @@ class TomographicSpectra:
 
     def _evaluate(self, params: Mapping[str, ArrayLike]) -> dict[str, Array]:
         s = self.source
-        cosmo = Cosmology.from_params(params)
-        chi, c_over_h, ks = s.kernels(params, cosmo)
+        c_over_h, ks, pk, measure = s.projection(params)
         dtype = ks.dtype
-        pk = s.power(params, chi)  # (ell, z)
-        safe = jnp.where(chi > 0, chi, 1.0)
-        measure = jnp.where(chi > 0, jnp.asarray(s.weights, dtype) * c_over_h / safe**2, 0.0)
         spin2 = jnp.asarray(s.spin2, dtype)
         m = _per_bin(params, "m", self.n_source, dtype)
 
