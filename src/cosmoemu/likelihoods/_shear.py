@@ -73,16 +73,72 @@ def survey_nz(survey: str | Mapping[str, float]) -> tuple[np.ndarray, np.ndarray
     return _Z_GRID, photometric_bins(_Z_GRID, parent, int(spec["n_bins"]), spec["sigma0"])
 
 
-def _expand(values: Mapping[str, Any], n_bins: int) -> dict[str, float]:
-    """Mock parameters with per-bin entries given as a number (broadcast) or a list."""
+def _expand(values: Mapping[str, Any], n_bins: int,
+            per_bin: tuple[str, ...] = _PER_BIN) -> dict[str, float]:
+    """Mock parameters with the ``per_bin`` entries given as a number (broadcast) or a list
+    of ``n_bins``, expanded to ``name_1 … name_n``.
+
+    Raises:
+        ValueError: a per-bin list of the wrong length.
+    """
     out: dict[str, float] = {}
     for name, value in values.items():
-        if name in _PER_BIN:
+        if name in per_bin:
             arr = np.broadcast_to(np.asarray(value, np.float64), (n_bins,))
             out.update({f"{name}_{i + 1}": float(v) for i, v in enumerate(arr)})
         else:
             out[name] = float(value)
     return out
+
+
+def _ell_centres(ell_edges: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(edges ``(n_ell + 1,)``, geometric centres ``(n_ell,)``) of checked ℓ-bin edges.
+
+    Raises:
+        ValueError: edges not increasing or starting below 2.
+    """
+    edges = np.asarray(ell_edges, np.float64)
+    if edges.ndim != 1 or edges.size < 2 or np.any(np.diff(edges) <= 0) or edges[0] < 2:
+        raise ValueError("ell_edges must be increasing, from >= 2")
+    return edges, np.sqrt(edges[1:] * edges[:-1])
+
+
+def _ell_edges_from_config(cfg: Mapping[str, Any], where: str) -> np.ndarray:
+    """Log-spaced ℓ-bin edges ``(n_bins + 1,)`` of the ``ell: {min, max, n_bins}`` entry."""
+    ell = get(cfg, "ell", dict, where=where)
+    check_keys(ell, ("min", "max", "n_bins"), f"{where}.ell")
+    return np.geomspace(get(ell, "min", float, where=f"{where}.ell"),
+                        get(ell, "max", float, where=f"{where}.ell"),
+                        get(ell, "n_bins", int, where=f"{where}.ell") + 1)
+
+
+def _inverse_cholesky(blocks: np.ndarray) -> np.ndarray:
+    """L_b⁻¹ for each covariance block C_b = L_b L_bᵀ, ``(n, m, m)`` → ``(n, m, m)`` float64:
+    then χ² = Σ_b |L_b⁻¹ r_b|².
+
+    Column-by-column Cholesky and forward substitution, batched over b with plain ``einsum``
+    loops (no BLAS/LAPACK): next to JAX's busy CPU threads, the threaded BLAS of numpy (and of
+    jaxlib's LAPACK calls) took ~0.3 s per 165 × 165 factorisation on the loaded 2-core machine.
+
+    Raises:
+        ValueError: a block is not positive definite.
+    """
+    a = np.asarray(blocks, np.float64)
+    m = a.shape[-1]
+    chol = np.zeros_like(a)
+    for j in range(m):
+        s = a[:, j:, j] - np.einsum("bik,bk->bi", chol[:, j:, :j], chol[:, j, :j])
+        if not np.all(s[:, 0] > 0):
+            raise ValueError("a covariance block is not positive definite")
+        d = np.sqrt(s[:, 0])
+        chol[:, j, j] = d
+        chol[:, j + 1:, j] = s[:, 1:] / d[:, None]
+    inv = np.zeros_like(a)
+    for i in range(m):
+        row = -np.einsum("bk,bkc->bc", chol[:, i, :i], inv[:, :i, :])
+        row[:, i] += 1.0
+        inv[:, i, :] = row / chol[:, i, i][:, None]
+    return inv
 
 
 class ShearClLikelihood(eqx.Module):
@@ -112,10 +168,7 @@ class ShearClLikelihood(eqx.Module):
 
         if model not in _PK_NAMES:
             raise ValueError(f"model must be one of {', '.join(_PK_NAMES)}; got {model!r}")
-        edges = np.asarray(ell_edges, np.float64)
-        if edges.ndim != 1 or edges.size < 2 or np.any(np.diff(edges) <= 0) or edges[0] < 2:
-            raise ValueError("ell_edges must be increasing, from >= 2")
-        ell = np.sqrt(edges[1:] * edges[:-1])
+        edges, ell = _ell_centres(ell_edges)
         self.shear = ShearSpectra(ell, z, nz, model=model, n_z=n_z, policy="clip")
         n_bins = self.shear.n_bins
         self.names = (*_PK_NAMES[model],
@@ -130,11 +183,8 @@ class ShearClLikelihood(eqx.Module):
         cov = gaussian_cl_covariance(fiducial, edges, np.asarray(noise, np.float64), f_sky)
         n_pairs, n_ell = fiducial.shape
         blocks = cov.reshape(n_pairs, n_ell, n_pairs, n_ell)
-        white = []
-        for b in range(n_ell):
-            chol = np.linalg.cholesky(blocks[:, b, :, b])
-            white.append(np.linalg.inv(chol))
-        self.whitening = np.stack(white)
+        self.whitening = _inverse_cholesky(
+            np.stack([blocks[:, b, :, b] for b in range(n_ell)]))
         self.data = fiducial
 
     @property
@@ -178,11 +228,7 @@ def _from_config(cfg: Mapping[str, Any], where: str) -> ShearClLikelihood:
         z, nz = survey_nz(cfg["survey"])
     except (ValueError, TypeError) as err:
         raise ConfigError(f"{where}.survey", str(err)) from err
-    ell = get(cfg, "ell", dict, where=where)
-    check_keys(ell, ("min", "max", "n_bins"), f"{where}.ell")
-    edges = np.geomspace(get(ell, "min", float, where=f"{where}.ell"),
-                         get(ell, "max", float, where=f"{where}.ell"),
-                         get(ell, "n_bins", int, where=f"{where}.ell") + 1)
+    edges = _ell_edges_from_config(cfg, where)
     n_bins = nz.shape[0]
     noise = shape_noise(get(cfg, "sigma_e", float, where=where),
                         get(cfg, "n_gal", float, where=where), n_bins)
