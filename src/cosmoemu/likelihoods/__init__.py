@@ -1,11 +1,12 @@
 """Likelihoods as pure JAX functions: Planck 2018 plik_lite, DESI DR2 BAO, KiDS-1000
-COSEBIs, tomographic shear C_ℓ (mock surveys), Gaussian problems.
+COSEBIs, tomographic shear C_ℓ and 3x2pt (mock surveys), Gaussian problems.
 
 Each follows the :class:`Likelihood` protocol (declared products and parameters, ``from_values``)
 and is registered by name for configs (:func:`register_likelihood`,
 :func:`likelihood_from_config`).
 """
 
+from ._3x2pt import Tomographic3x2ptLikelihood
 from ._bao import DesiBAO
 from ._base import (
     COSMOLOGY,
@@ -31,6 +32,7 @@ __all__ = [
     "PlanckLite",
     "PlikLiteData",
     "ShearClLikelihood",
+    "Tomographic3x2ptLikelihood",
     "cl_from_dl",
     "kids1000_nz",
     "likelihood_from_config",
