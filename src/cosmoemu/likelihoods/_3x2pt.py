@@ -51,9 +51,15 @@ Parameters read: the P(k) names (omega_b, omega_cdm, h, n_s, ln10^{10}A_s, c_min
 for w0waCDM), unprefixed and shared; per source bin j ``{prefix}A_IA_j``, ``{prefix}dz_src_j``,
 ``{prefix}m_j``; per lens bin i ``{prefix}b_i``, ``{prefix}dz_lens_i``. 57 for 10 + 10 bins.
 
-Cost (measured, 2 CPU cores shared with a NUTS run, float32, jit, best of 7): one
-log-likelihood + gradient of the 157-parameter posterior of ``examples/stage4_3x2pt_157.yaml``
-(three surveys, 3 × 165 spectra × 20 ℓ) COST_PLACEHOLDER
+Cost (measured on the 2 CPU cores shared with a NUTS run, load ~5; float32, jit, 12 calls at
+nearby points): one log-likelihood + gradient in all 157 parameters of
+``examples/stage4_3x2pt_157.yaml`` (three surveys, 3 × 165 spectra × 20 ℓ, 8074 kept points)
+6.1 ms best, 6.6 ms median (with the priors, ``Posterior.logdensity``: 6.5 / 7.3 ms), under the
+30 ms target of issue 13; compile 11 s; building the three likelihoods 7.4 s (each: the mock and
+its b_i, the cut and the covariance in float64, ~2 s). Memory: peak RSS 0.66 GiB after loading
+the config, 1.16 GiB after compiling and running the gradient (the whole process: JAX, the
+emulators, XLA); the likelihood's own arrays are ~4.5 MB per survey (the whitening,
+20 × 165 × 165 float64).
 """
 
 from __future__ import annotations
