@@ -52,13 +52,14 @@ for w0waCDM), unprefixed and shared; per source bin j ``{prefix}A_IA_j``, ``{pre
 ``{prefix}m_j``; per lens bin i ``{prefix}b_i``, ``{prefix}dz_lens_i``. 57 for 10 + 10 bins.
 
 Cost (measured on the 2 CPU cores shared with a NUTS run, load ~5; float32, jit, 12 calls at
-nearby points): one log-likelihood + gradient in all 157 parameters of
+nearby points, two runs): one log-likelihood + gradient in all 157 parameters of
 ``examples/stage4_3x2pt_157.yaml`` (three surveys, 3 × 165 spectra × 20 ℓ, 8074 kept points)
-6.1 ms best, 6.6 ms median (with the priors, ``Posterior.logdensity``: 6.5 / 7.3 ms), under the
-30 ms target of issue 13; compile 11 s; building the three likelihoods 7.4 s (each: the mock and
-its b_i, the cut and the covariance in float64, ~2 s). Memory: peak RSS 0.66 GiB after loading
-the config, 1.16 GiB after compiling and running the gradient (the whole process: JAX, the
-emulators, XLA); the likelihood's own arrays are ~4.5 MB per survey (the whitening,
+6.1–6.8 ms best, 6.6–7.5 ms median; with the priors and the unconstraining map
+(``Posterior.logdensity`` at u, what NUTS differentiates) 6.5 ms best, 7.1 ms median — under
+the 30 ms target of issue 13. Compile 11–13 s; building the three likelihoods 7.4 s (each: the
+mock and its b_i, the cut and the covariance in float64, ~2 s). Memory: peak RSS 0.66 GiB after
+loading the config, 1.1–1.3 GiB after compiling and running the gradient (the whole process:
+JAX, the emulators, XLA); the likelihood's own arrays are ~4.5 MB per survey (the whitening,
 20 × 165 × 165 float64).
 """
 
