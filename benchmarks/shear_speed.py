@@ -69,6 +69,7 @@ def jax_cosmo() -> dict[str, float]:
     edges = np.geomspace(10.0, 5000.0, 31)
     ell = jnp.asarray(np.sqrt(edges[1:] * edges[:-1]))
 
+    @jax.tree_util.register_pytree_node_class
     class Table(jc.redshift.redshift_distribution):
         def pz_fn(self, zz):
             table, shift = self.params
