@@ -29,8 +29,10 @@ from ._cosebis import (
 from ._cosmology import COSMOLOGY_DEFAULTS, COSMOLOGY_PARAMS, Cosmology, omega_nu_from_mass
 from ._covariance import (
     ARCMIN2_PER_SR,
+    gaussian_cl_blocks,
     gaussian_cl_covariance,
     matrix_to_pairs,
+    pair_indices,
     pairs_to_matrix,
     shape_noise,
     tomographic_pairs,
@@ -41,7 +43,6 @@ from ._limber import (
     C1_RHO_CRIT,
     ShearSpectra,
     TomographicSpectra,
-    pair_indices,
     shear_cl,
     spin2_factor,
 )
@@ -73,6 +74,7 @@ __all__ = [
     "cosebis_w",
     "densities",
     "equipopulated_edges",
+    "gaussian_cl_blocks",
     "gaussian_cl_covariance",
     "growth_factor",
     "growth_rate",

@@ -43,8 +43,10 @@ from numpy.typing import ArrayLike
 
 __all__ = [
     "ARCMIN2_PER_SR",
+    "gaussian_cl_blocks",
     "gaussian_cl_covariance",
     "matrix_to_pairs",
+    "pair_indices",
     "pairs_to_matrix",
     "shape_noise",
     "tomographic_pairs",
@@ -54,9 +56,16 @@ __all__ = [
 ARCMIN2_PER_SR = (60.0 * 180.0 / math.pi) ** 2
 
 
+def pair_indices(n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Bin indices (0-based) of the tomographic pairs i ≤ j, row-major: (0,0), (0,1), …, (1,1)…
+    — the one pair order of every spectrum, data vector and covariance in the package."""
+    i, j = np.triu_indices(n_bins)
+    return i, j
+
+
 def tomographic_pairs(n_bins: int) -> list[tuple[int, int]]:
     """The pairs (i, j), 0 ≤ i ≤ j < n_bins, row-major: (0, 0), (0, 1), …, (n−1, n−1)."""
-    return [(i, j) for i in range(n_bins) for j in range(i, n_bins)]
+    return list(zip(*(a.tolist() for a in pair_indices(n_bins)), strict=True))
 
 
 def _n_bins_from_pairs(n_pairs: int) -> int:
@@ -70,7 +79,7 @@ def pairs_to_matrix(cl: ArrayLike) -> np.ndarray:
     """Pairs layout ``(n_pairs, ...)`` → symmetric matrix layout ``(n_bins, n_bins, ...)``."""
     cl = np.asarray(cl, dtype=float)
     n = _n_bins_from_pairs(cl.shape[0])
-    i, j = np.triu_indices(n)  # row-major i <= j: the pairs order
+    i, j = pair_indices(n)
     out = np.empty((n, n) + cl.shape[1:])
     out[i, j] = cl
     out[j, i] = cl
@@ -83,7 +92,7 @@ def matrix_to_pairs(cl: ArrayLike) -> np.ndarray:
     cl = np.asarray(cl, dtype=float)
     if cl.ndim < 2 or cl.shape[0] != cl.shape[1]:
         raise ValueError(f"expected (n_bins, n_bins, ...), got shape {cl.shape}")
-    i, j = np.triu_indices(cl.shape[0])
+    i, j = pair_indices(cl.shape[0])
     return cl[i, j]
 
 
@@ -137,14 +146,34 @@ def gaussian_cl_covariance(
     if not 0.0 < f_sky <= 1.0:
         raise ValueError(f"f_sky must be in (0, 1], got {f_sky}")
 
-    total = mat + noise_mat[:, :, None]
-    centre, width = 0.5 * (edges[1:] + edges[:-1]), np.diff(edges)
-    modes = (2.0 * centre + 1.0) * width * f_sky  # (n_ell,)
-    i, j = np.triu_indices(n_bins)
-    # block[p, q, b] = (C~_ik C~_jl + C~_il C~_jk) / modes_b for p = (i, j), q = (k, l)
-    block = (total[i[:, None], i[None, :]] * total[j[:, None], j[None, :]]
-             + total[i[:, None], j[None, :]] * total[j[:, None], i[None, :]]) / modes
+    i, j = pair_indices(n_bins)
+    block = gaussian_cl_blocks(mat + noise_mat[:, :, None], i, j, edges, f_sky)  # (b, p, q)
     n_pairs = len(i)
-    cov = np.einsum("pqb,bc->pbqc", block, np.eye(n_ell))
+    cov = np.einsum("bpq,bc->pbqc", block, np.eye(n_ell))
     return cov.reshape(n_pairs * n_ell, n_pairs * n_ell)
 
+
+def gaussian_cl_blocks(total: ArrayLike, first: ArrayLike, second: ArrayLike,
+                       ell_edges: ArrayLike, f_sky: float) -> np.ndarray:
+    """The per-ℓ-bin blocks of the Gaussian covariance of spectra C_{first[p] second[p]}.
+
+    Cov[C_ab(β), C_cd(β)] = (C̃_ac C̃_bd + C̃_ad C̃_bc) / ((2ℓ_β + 1) Δℓ_β f_sky), ℓ_β the
+    arithmetic bin centre, C̃ = C + N; zero between ℓ bins.
+
+    Args:
+        total: C̃ of every tracer pair, ``(n_tracers, n_tracers, n_ell)`` (symmetric, noise on
+            the diagonal included).
+        first, second: tracer indices of each spectrum of the data vector ``(n_spectra,)``.
+        ell_edges: ``(n_ell + 1,)``.
+        f_sky: sky fraction.
+
+    Returns:
+        ``(n_ell, n_spectra, n_spectra)``.
+    """
+    total = np.asarray(total, dtype=float)
+    f, s = np.asarray(first)[:, None], np.asarray(second)[:, None]
+    a, b = f[:, 0], s[:, 0]
+    edges = np.asarray(ell_edges, dtype=float)
+    modes = (edges[1:] + edges[:-1] + 1.0) * np.diff(edges) * f_sky  # (2ℓ_β + 1) Δℓ_β f_sky
+    block = total[f, a] * total[s, b] + total[f, b] * total[s, a]  # (p, q, n_ell)
+    return (block / modes).transpose(2, 0, 1)

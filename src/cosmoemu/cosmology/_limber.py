@@ -58,10 +58,11 @@ from jax.typing import ArrayLike
 from ._background import comoving_distance, hubble
 from ._constants import C_KM_S
 from ._cosmology import Cosmology
+from ._covariance import pair_indices
 from ._growth import growth_factor
 
-__all__ = ["BLOCKS", "C1_RHO_CRIT", "ShearSpectra", "TomographicSpectra", "pair_indices",
-           "shear_cl", "spin2_factor"]
+__all__ = ["BLOCKS", "C1_RHO_CRIT", "ShearSpectra", "TomographicSpectra", "shear_cl",
+           "spin2_factor"]
 
 C1_RHO_CRIT = 5e-14 * 2.7754e11
 """C1 ρ_crit = 0.013877 of the NLA intrinsic-alignment amplitude (dimensionless)."""
@@ -71,12 +72,6 @@ _N_Z_DEFAULT = 160
 _Z_SCALE = 0.2
 _GROWTH_STEPS = 64  # D(z) to 1.1e-5 (IA amplitude only)
 _NZ_TAIL = 1e-4  # largest weight of an n(z) allowed beyond the emulators' z range
-
-
-def pair_indices(n_bins: int) -> tuple[np.ndarray, np.ndarray]:
-    """Bin indices (0-based) of the tomographic pairs i ≤ j, row-major: (0,0), (0,1), …, (1,1)…"""
-    i, j = np.triu_indices(n_bins)
-    return i, j
 
 
 def spin2_factor(ell: ArrayLike) -> np.ndarray:
@@ -201,7 +196,8 @@ class ShearSpectra:
             range) must be < 1e-4 of a bin.
         model: the P(k) model (``"lcdm"``, ``"w0wacdm"`` or a
             :class:`~cosmoemu.matter.MatterPower`).
-        n_z: points of the uniform integration grid in z.
+        n_z: points of the integration grid, uniform in ln(1 + z/z_scale) on [0, z_max].
+        z_scale: the grid's scale (0.2: dense at low z, ~uniform in z above).
         ia_z_pivot: pivot z_piv of the optional (1 + z)^η_IA dependence (parameter ``eta_IA``).
         policy: emulator box policy (``"raise"``, ``"warn"``, ``"clip"``, ``"nan"``).
         dz_prefix: name of the per-bin shift parameters, ``{dz_prefix}_i`` (default ``dz_i``).
@@ -441,8 +437,12 @@ class TomographicSpectra:
             cosmo = Cosmology.from_params(params)
         dtype = jnp.result_type(cosmo.h.dtype, jnp.float32)
         z = jnp.asarray(self.source.z_int, dtype)
-        return self._lens_nz(params, dtype) * (hubble(cosmo, z) / C_KM_S)[None, :] \
-            * _required_per_bin(params, self.bias_prefix, self.n_lens, dtype)[:, None]
+        return self._lens_kernels(params, C_KM_S / hubble(cosmo, z))
+
+    def _lens_kernels(self, params: Mapping[str, ArrayLike], c_over_h: Array) -> Array:
+        dtype = c_over_h.dtype
+        return (self._lens_nz(params, dtype) / c_over_h[None, :]
+                * _required_per_bin(params, self.bias_prefix, self.n_lens, dtype)[:, None])
 
     def _lens_nz(self, params: Mapping[str, ArrayLike], dtype: Any) -> Array:
         s = self.source
@@ -525,8 +525,7 @@ class TomographicSpectra:
         out = {"shear": project(ks[i], ks[j]) * ((1.0 + m[i]) * (1.0 + m[j]))[:, None] * spin2}
         if self.nz_lens is None:
             return out
-        kg = (self._lens_nz(params, dtype) / c_over_h[None, :]
-              * _required_per_bin(params, self.bias_prefix, self.n_lens, dtype)[:, None])
+        kg = self._lens_kernels(params, c_over_h)
         li, sj = self.pairs["ggl"]
         out["ggl"] = project(kg[li], ks[sj]) * (1.0 + m[sj])[:, None] * jnp.sqrt(spin2)
         a, b = self.pairs["clustering"]

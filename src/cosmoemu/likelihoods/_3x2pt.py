@@ -75,13 +75,13 @@ import numpy as np
 
 from .._config import check_keys, get
 from .._errors import ConfigError
+from .._linalg import inverse_cholesky
 from ._base import register_likelihood
 from ._shear import (
     _PK_NAMES,
     _ell_centres,
     _ell_edges_from_config,
     _expand,
-    _inverse_cholesky,
     survey_nz,
 )
 
@@ -89,12 +89,6 @@ __all__ = ["Tomographic3x2ptLikelihood"]
 
 _SOURCE = ("A_IA", "dz_src", "m")
 _LENS = ("b", "dz_lens")
-
-
-def _modes(edges: np.ndarray, f_sky: float) -> np.ndarray:
-    """Number of modes (2ℓ_β + 1) Δℓ_β f_sky per ℓ bin ``(n_ell,)``, ℓ_β the arithmetic
-    centre."""
-    return (edges[1:] + edges[:-1] + 1.0) * np.diff(edges) * f_sky
 
 
 class Tomographic3x2ptLikelihood(eqx.Module):
@@ -135,7 +129,7 @@ class Tomographic3x2ptLikelihood(eqx.Module):
                  source_noise: Any, lens_noise: Any, f_sky: float, mock: Mapping[str, float],
                  *, prefix: str = "", k_max: float = 0.3, model: str = "lcdm",
                  n_z: int = 160) -> None:
-        from ..cosmology import TomographicSpectra
+        from ..cosmology import TomographicSpectra, gaussian_cl_blocks
 
         if model not in _PK_NAMES:
             raise ValueError(f"model must be one of {', '.join(_PK_NAMES)}; got {model!r}")
@@ -186,9 +180,7 @@ class Tomographic3x2ptLikelihood(eqx.Module):
         total[ns + a, ns + b] = total[ns + b, ns + a] = cls["clustering"]
         total[np.arange(ns + nl), np.arange(ns + nl)] += np.concatenate(
             [source_noise, lens_noise])[:, None]
-        f, s = first[:, None], second[:, None]
-        blocks = ((total[f, first] * total[s, second] + total[f, second] * total[s, first])
-                  / _modes(edges, f_sky)).transpose(2, 0, 1)  # (n_ell, n_spectra, n_spectra)
+        blocks = gaussian_cl_blocks(total, first, second, edges, f_sky)  # (ℓ, spec, spec)
 
         lmax = np.concatenate([np.full(si.size, np.inf), self.lens_ell_max[gl],
                                self.lens_ell_max[a[list(self.auto)]]])
@@ -198,7 +190,7 @@ class Tomographic3x2ptLikelihood(eqx.Module):
         cut = ~self.keep.T  # (n_ell, n_spectra)
         blocks = np.where(cut[:, :, None] | cut[:, None, :], 0.0, blocks)
         blocks[np.nonzero(cut) + (np.nonzero(cut)[1],)] = 1.0
-        self.whitening = np.where(cut[:, None, :], 0.0, _inverse_cholesky(blocks))
+        self.whitening = np.where(cut[:, None, :], 0.0, inverse_cholesky(blocks))
 
     @property
     def products(self) -> dict[str, dict]:

@@ -24,10 +24,11 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-import scipy.linalg
 
 from .._config import check_choice, check_keys, get
 from .._errors import ConfigError
+from .._linalg import gaussian_factors, unpack_upper
+from ..cosmology._covariance import pair_indices
 from ._base import register_likelihood
 
 __all__ = ["KiDS1000COSEBIs", "load_kids1000", "kids1000_nz"]
@@ -45,13 +46,6 @@ def _data_dir(data_dir: str | Path | None) -> Path:
     return Path(data_dir)
 
 
-def _unpack(upper: np.ndarray) -> np.ndarray:
-    n = int(round((np.sqrt(8 * upper.size + 1) - 1) / 2))
-    cov = np.zeros((n, n))
-    cov[np.triu_indices(n)] = upper
-    return cov + cov.T - np.diag(np.diag(cov))
-
-
 def load_kids1000(name: str, data_dir: str | Path | None = None) -> dict[str, np.ndarray]:
     """The arrays of ``kids1000_<name>.npz`` (``cosebis``, ``xipm`` or ``nz``), covariance
     unpacked to ``cov`` (symmetrised where the published one is not exactly symmetric).
@@ -65,7 +59,7 @@ def load_kids1000(name: str, data_dir: str | Path | None = None) -> dict[str, np
     with np.load(path) as f:
         out = {k: f[k] for k in f.files}
     if "cov_upper" in out:
-        out["cov"] = _unpack(out.pop("cov_upper"))
+        out["cov"] = unpack_upper(out.pop("cov_upper"))
     elif "cov" in out:
         out["cov"] = 0.5 * (out["cov"] + out["cov"].T)
     return out
@@ -118,7 +112,7 @@ class KiDS1000COSEBIs(eqx.Module):
             raise ValueError(f"amplitude must be one of {AMPLITUDES}; got {amplitude!r}")
         cos = load_kids1000("cosebis", data_dir)
         keep = np.flatnonzero(cos["n"] <= n_max)
-        pairs = list(zip(*np.triu_indices(N_BINS), strict=True))
+        pairs = list(zip(*pair_indices(N_BINS), strict=True))
         # our model vector: pair-major (i <= j row-major), n within; map the data onto it
         position = {(int(i) + 1, int(j) + 1, n): p * n_max + (n - 1)
                     for p, (i, j) in enumerate(pairs) for n in range(1, n_max + 1)}
@@ -126,10 +120,9 @@ class KiDS1000COSEBIs(eqx.Module):
                for r in keep]
         if sorted(idx) != list(range(len(pairs) * n_max)):
             raise ValueError("the COSEBIs file does not hold every pair and mode once")
-        cov = cos["cov"][np.ix_(keep, keep)]
-        chol = np.linalg.cholesky(cov)
+        _, self.whitening, _ = gaussian_factors(cos["cov"][np.ix_(keep, keep)],
+                                                "KiDS-1000 COSEBIs: ")
         self.data = cos["value"][keep]
-        self.whitening = scipy.linalg.solve_triangular(chol, np.eye(keep.size), lower=True)
         self.order = tuple(int(i) for i in idx)
         z, nz = kids1000_nz(data_dir)
         ell = np.geomspace(1.0, 1e5, int(n_ell))

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .._linalg import unpack_upper
+
 __all__ = ["PlikLiteData", "load_plik_lite_data"]
 
 _DEFAULT_FILE = "planck2018_plik_lite/plik_lite_v22.npz"
@@ -75,10 +77,7 @@ def load_plik_lite_data(path: str | Path | None = None) -> PlikLiteData:
         hi = a["blmax"][s * n_max : s * n_max + nb]
         ranges.append(np.stack([lo - s * n_ell + plmin, hi - s * n_ell + plmin], axis=1))
         weights.append([a["bweight"][i : j + 1] for i, j in zip(lo, hi, strict=True)])
-    n = sum(n_bins)
-    cov = np.zeros((n, n))
-    cov[np.triu_indices(n)] = a["cov_upper"]
-    cov = cov + cov.T - np.diag(np.diag(cov))
+    cov = unpack_upper(a["cov_upper"])
     low_plmin = int(a["low_plmin"][0])
     low_ranges = np.stack([a["low_blmin"], a["low_blmax"]], axis=1) + low_plmin
     low_weights = [a["low_bweight"][i : j + 1] for i, j in zip(a["low_blmin"], a["low_blmax"],

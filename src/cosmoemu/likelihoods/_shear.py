@@ -38,6 +38,7 @@ import numpy as np
 
 from .._config import check_keys, get
 from .._errors import ConfigError
+from .._linalg import inverse_cholesky
 from ._base import register_likelihood
 
 __all__ = ["ShearClLikelihood", "survey_nz"]
@@ -112,21 +113,6 @@ def _ell_edges_from_config(cfg: Mapping[str, Any], where: str) -> np.ndarray:
                         get(ell, "n_bins", int, where=f"{where}.ell") + 1)
 
 
-def _inverse_cholesky(blocks: np.ndarray) -> np.ndarray:
-    """L_b⁻¹ for each covariance block C_b = L_b L_bᵀ, ``(n, m, m)`` → ``(n, m, m)`` float64:
-    then χ² = Σ_b |L_b⁻¹ r_b|² (NumPy's batched Cholesky and inverse).
-
-    Raises:
-        ValueError: a block is not positive definite.
-    """
-    a = np.asarray(blocks, np.float64)
-    try:
-        chol = np.linalg.cholesky(a)
-    except np.linalg.LinAlgError as err:
-        raise ValueError("a covariance block is not positive definite") from err
-    return np.linalg.inv(chol)
-
-
 class ShearClLikelihood(eqx.Module):
     """Gaussian log-likelihood −χ²/2 of binned tomographic shear spectra.
 
@@ -150,7 +136,7 @@ class ShearClLikelihood(eqx.Module):
 
     def __init__(self, z: Any, nz: Any, ell_edges: Any, noise: Any, f_sky: float,
                  mock: Mapping[str, float], model: str = "lcdm", n_z: int = 160) -> None:
-        from ..cosmology import ShearSpectra, gaussian_cl_covariance
+        from ..cosmology import ShearSpectra, gaussian_cl_blocks, pair_indices
 
         if model not in _PK_NAMES:
             raise ValueError(f"model must be one of {', '.join(_PK_NAMES)}; got {model!r}")
@@ -166,11 +152,11 @@ class ShearClLikelihood(eqx.Module):
             fiducial = np.asarray(self.shear({n: jnp.float64(mock[n]) for n in self.names}))
         if not np.all(np.isfinite(fiducial)):
             raise ValueError("the mock parameters give non-finite spectra (outside the box?)")
-        cov = gaussian_cl_covariance(fiducial, edges, np.asarray(noise, np.float64), f_sky)
-        n_pairs, n_ell = fiducial.shape
-        blocks = cov.reshape(n_pairs, n_ell, n_pairs, n_ell)
-        self.whitening = _inverse_cholesky(
-            np.stack([blocks[:, b, :, b] for b in range(n_ell)]))
+        i, j = pair_indices(n_bins)
+        total = np.zeros((n_bins, n_bins, ell.size))
+        total[i, j] = total[j, i] = fiducial
+        total[np.arange(n_bins), np.arange(n_bins)] += np.asarray(noise, np.float64)[:, None]
+        self.whitening = inverse_cholesky(gaussian_cl_blocks(total, i, j, edges, f_sky))
         self.data = fiducial
 
     @property

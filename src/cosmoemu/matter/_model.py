@@ -218,11 +218,8 @@ class MatterPower:
         else:
             wz = self._zs.weights(z_arr)
             wk = self._ks.weights(jnp.log(k_arr))
-            log10 = 0.0
-            for head, net in zip(heads, nets, strict=True):
-                a, b = (jnp.asarray(v, dtype) for v in self._heads[head])
-                grid = jnp.tensordot(net, a, axes=1) + b  # (..., n_z, n_k)
-                log10 = log10 + jnp.einsum("qi,...ij,pj->...qp", wz, grid, wk)
+            grid = self._log10_grid(heads, nets, dtype)  # (..., n_z, n_k)
+            log10 = jnp.einsum("qi,...ij,pj->...qp", wz, grid, wk)
             lo, hi = self.k_grid[0] * (1 - 1e-6), self.k_grid[-1] * (1 + 1e-6)
             inside_k = (k_arr >= lo) & (k_arr <= hi)
             inside_z = (z_arr >= -1e-6) & (z_arr <= self.z_grid[-1] + 1e-6)
@@ -251,16 +248,23 @@ class MatterPower:
             raise ValueError(f"the {self.name} model has no non-linear boost emulator")
         vals = self._values(params, nonlinear)
         dtype = vals["n_s"].dtype
-        log10 = 0.0
-        emus = [("transfer", self.transfer)] + ([("boost", self.boost)] if nonlinear else [])
-        for head, emu in emus:
-            net = self._network(emu, vals, policy)
-            a, b = (jnp.asarray(v, dtype) for v in self._heads[head])
-            log10 = log10 + jnp.tensordot(net, a, axes=1) + b
+        heads, emus = ["transfer"], [self.transfer]
+        if nonlinear:
+            heads, emus = ["transfer", "boost"], [self.transfer, self.boost]
+        log10 = self._log10_grid(heads, [self._network(e, vals, policy) for e in emus], dtype)
         ln_k = jnp.asarray(np.log(self.k_grid / K_PIVOT), dtype)
         ln_as = vals["ln10^{10}A_s"] - 10.0 * _LN10
         primordial = ln_as[..., None, None] + (vals["n_s"] - 1.0)[..., None, None] * ln_k
         return _LN10 * log10 + primordial
+
+    def _log10_grid(self, heads: list[str], nets: list[Array], dtype: Any) -> Array:
+        """Σ over ``heads`` of log10 of their outputs on the training grid, ``(..., n_z, n_k)``,
+        from the networks' outputs ``nets``."""
+        log10 = 0.0
+        for head, net in zip(heads, nets, strict=True):
+            a, b = (jnp.asarray(v, dtype) for v in self._heads[head])
+            log10 = log10 + jnp.tensordot(net, a, axes=1) + b
+        return log10
 
     def _check_range(self, k: np.ndarray, z: np.ndarray) -> None:
         # the tolerance of the traced branch: the grid's own end points, cast to float32 for a
