@@ -50,12 +50,13 @@ from ._nuts import (
     _init_adaptation,
     end_warmup,
     init,
+    restart_step_size,
     step_block,
     strong_types,
     window_adaptation,
 )
 
-__all__ = ["NUTSResult", "SamplerKeys", "compile_block_ahead", "sample_nuts"]
+__all__ = ["NUTSResult", "SamplerKeys", "compile_block_ahead", "sample_metric", "sample_nuts"]
 
 logger = logging.getLogger(__name__)
 
@@ -277,6 +278,23 @@ def _window_starts(logdensity, position, keys: SamplerKeys, cfg: NUTSConfig, n_w
     return states.position, np.asarray(step0), np.mean(np.asarray(inv_mass, np.float64), 0)
 
 
+def sample_metric(blocks: list[np.ndarray], prior_metric: np.ndarray,
+                  shrink: float = 10.0) -> np.ndarray:
+    """A dense metric from warmup draws: their covariance, pooled over chains, shrunk towards
+    ``prior_metric`` ``(d, d)``: (n Σ̂ + shrink · prior) / (n + shrink) for n draws.
+
+    Args:
+        blocks: warmup blocks of draws, each ``(num_steps, n_chains, d)``.
+        prior_metric: the metric to shrink towards (the Laplace one).
+        shrink: pseudo-count of the prior metric.
+    """
+    x = np.concatenate([b.reshape(-1, b.shape[-1]) for b in blocks], axis=0)
+    n = len(x)
+    cov = np.cov(x, rowvar=False).reshape(prior_metric.shape)
+    metric = (n * cov + shrink * prior_metric) / (n + shrink)
+    return 0.5 * (metric + metric.T)
+
+
 def sample_nuts(
     logdensity: Callable[[jax.Array], jax.Array],
     key: jax.Array,
@@ -363,6 +381,9 @@ def sample_nuts(
 
     t0 = time.perf_counter()
     warm_div = 0
+    adapt_metric = cfg.adapt_metric and not window
+    laplace_imm = np.asarray(inv_mass, np.float64)
+    warm_draws: list[np.ndarray] = []
     for b in range(n_warm_blocks):
         bar.stage("warmup")
         state, info = block(b, state, True)
@@ -370,6 +391,11 @@ def sample_nuts(
         logger.debug("warmup block %d: %.2f s, mean leapfrog steps %.1f", b,
                      time.perf_counter() - t0, float(np.mean(info.num_integration_steps)))
         bar.advance(cfg.block_size)
+        if adapt_metric and b < n_warm_blocks - 1:
+            warm_draws.append(np.asarray(info.position, np.float64))
+            imm = np.asarray(sample_metric(warm_draws[len(warm_draws) // 2:], laplace_imm),
+                             np_dtype)
+            state = restart_step_size(state, cfg.target_accept)
     if n_warm_blocks:
         state = end_warmup(state)
     timings["warmup"] = time.perf_counter() - t0

@@ -81,6 +81,7 @@ NUTS_KEYS = {
     "init": "init",
     "optimizer_steps": "optimizer_steps",
     "init_scale": "init_scale",
+    "adapt_metric": "adapt_metric",
 }
 
 
@@ -294,7 +295,7 @@ def _sampler(cfg: Any) -> tuple[NUTSConfig, int]:
     for key, attr in NUTS_KEYS.items():
         if key not in nuts:
             continue
-        kind = {"int": int, "float": float, "str": str}[types[attr]]
+        kind = {"int": int, "float": float, "str": str, "bool": bool}[types[attr]]
         value = get(nuts, key, kind, where=where)
         if kind is int and value < (0 if key == "warmup" else 1):
             raise ConfigError(f"{where}.{key}", f"must be >= 1, got {value}")

@@ -22,6 +22,7 @@ References:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -43,6 +44,7 @@ __all__ = [
     "NUTSState",
     "end_warmup",
     "init",
+    "restart_step_size",
     "step_block",
     "window_adaptation",
 ]
@@ -72,6 +74,13 @@ class NUTSConfig:
             adaptation, dense metric).
         optimizer_steps: most Newton iterations when finding the mode.
         init_scale: chains start at mode + init_scale × (Laplace draws).
+        adapt_metric: with ``init="laplace"``, re-estimate the dense metric during the warmup
+            from the chains' own draws (after every warmup block but the last: the covariance
+            of the second half of the warmup draws so far, pooled over chains, shrunk towards
+            the Laplace metric by 10/(n + 10) for n pooled draws), restarting the step-size
+            adaptation each time. For posteriors the Laplace approximation misjudges (long
+            tails, quadratic degeneracies such as an intrinsic-alignment amplitude whose
+            signal enters as A and A²); it needs at least 2 warmup blocks.
     """
 
     num_chains: int = 4
@@ -86,6 +95,7 @@ class NUTSConfig:
     init: str = "laplace"
     optimizer_steps: int = 100
     init_scale: float = 1.0
+    adapt_metric: bool = False
 
     def __post_init__(self) -> None:
         if self.init not in INITS:
@@ -93,6 +103,11 @@ class NUTSConfig:
         for name in ("num_chains", "block_size", "max_draws", "max_num_doublings"):
             if getattr(self, name) < 1:
                 raise ValueError(f"NUTSConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if (self.adapt_metric and self.init == "laplace"
+                and math.ceil(self.num_warmup / self.block_size) < 2):
+            raise ValueError(f"NUTSConfig.adapt_metric needs at least 2 warmup blocks "
+                             f"(num_warmup > block_size = {self.block_size}), got num_warmup = "
+                             f"{self.num_warmup}")
         if not 0 < self.target_accept < 1:
             raise ValueError(f"NUTSConfig.target_accept must be in (0, 1), got "
                              f"{self.target_accept}")
@@ -182,6 +197,14 @@ def init(
     step_size = jnp.asarray(step_size, dtype)
     return strong_types(NUTSState(position, jnp.asarray(values, dtype), jnp.asarray(grads, dtype),
                                   step_size, _init_adaptation(step_size, target_accept)))
+
+
+def restart_step_size(state: NUTSState, target_accept: float = 0.8) -> NUTSState:
+    """Restart every chain's step-size adaptation from its dual-averaging average (after the
+    metric changed during the warmup)."""
+    eps = jnp.exp(state.adaptation.log_step_size_avg).astype(state.step_size.dtype)
+    return strong_types(state._replace(step_size=eps,
+                                       adaptation=_init_adaptation(eps, target_accept)))
 
 
 def end_warmup(state: NUTSState) -> NUTSState:
