@@ -22,8 +22,9 @@ References:
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -33,15 +34,20 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from blackjax.adaptation.step_size import DualAveragingAdaptationState, dual_averaging_adaptation
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 from jax.typing import ArrayLike
 
 from ._mode import evaluate
 
 __all__ = [
+    "CHAIN_AXIS",
     "INITS",
     "NUTSConfig",
     "NUTSInfo",
     "NUTSState",
+    "chain_mesh",
+    "chain_sharding",
     "end_warmup",
     "init",
     "restart_step_size",
@@ -49,7 +55,11 @@ __all__ = [
     "window_adaptation",
 ]
 
+logger = logging.getLogger(__name__)
+
 INITS = ("laplace", "window")
+CHAIN_AXIS = "chains"
+"""Name of the mesh axis the chains are split over."""
 STEP_JITTER = 0.2
 """Each transition uses step size ε·U(1 − j, 1 + j)."""
 
@@ -163,6 +173,32 @@ def strong_types(tree):
     return jax.tree.map(lambda x: jnp.asarray(x, dtype=jnp.asarray(x).dtype), tree)
 
 
+def chain_mesh(num_chains: int, devices: Sequence[jax.Device] | None = None) -> Mesh | None:
+    """The 1-D mesh (axis ``"chains"``) the chains are split over, or None for one device.
+
+    All of ``devices`` (default ``jax.local_devices()``) when ``num_chains`` is a multiple of
+    their number; otherwise the largest number of them that divides ``num_chains``, with a
+    logged warning (4 chains on 3 devices use 2 of them; 5 chains on 2 devices use one). A
+    mesh of one device is None: the unsplit computation.
+    """
+    devices = list(jax.local_devices() if devices is None else devices)
+    if not devices:
+        raise ValueError("chain_mesh: no devices given")
+    used = max(k for k in range(1, len(devices) + 1) if num_chains % k == 0)
+    if used < len(devices):
+        logger.warning("%d chains cannot be split evenly over %d devices: using %d of them "
+                       "(make the number of chains a multiple of %d to use them all)",
+                       num_chains, len(devices), used, len(devices))
+    if used == 1:
+        return None
+    return Mesh(np.array(devices[:used]), (CHAIN_AXIS,))
+
+
+def chain_sharding(mesh: Mesh) -> NamedSharding:
+    """Arrays split along their first axis (the chains) over ``mesh``: ``P("chains")``."""
+    return NamedSharding(mesh, P(CHAIN_AXIS))
+
+
 @eqx.filter_jit
 def _init_adaptation(step_size, target_accept):
     da_init, _, _ = dual_averaging_adaptation(target_accept)
@@ -225,6 +261,7 @@ def step_block(
     num_steps: int,
     max_num_doublings: int = 8,
     observe: Callable[[jax.Array], Any] | None = None,
+    mesh: Mesh | None = None,
 ) -> tuple[NUTSState, NUTSInfo]:
     """``num_steps`` NUTS transitions of every chain: one ``lax.scan`` over a ``vmap``.
 
@@ -244,9 +281,16 @@ def step_block(
         num_steps: transitions per chain (static).
         max_num_doublings: NUTS tree depth limit (static).
         observe: optional ``u -> pytree`` recorded at every draw inside the loop.
+        mesh: a 1-D mesh with axis ``"chains"`` (static; see :func:`chain_mesh`): the chains are
+            split over its devices (``shard_map``), each device running the scan over its own
+            chains with no communication; ``n_chains`` must be a multiple of its size. The
+            state's leaves should be placed with :func:`chain_sharding` (``P("chains")``) and
+            the other arrays replicated. Every transition's key is drawn from ``key`` before
+            the split, so the draws do not depend on the number of devices. None: one device.
 
     Returns:
-        ``(state, info)``: the state after the block and :class:`NUTSInfo` of its transitions.
+        ``(state, info)``: the state after the block and :class:`NUTSInfo` of its transitions
+        (leaves sharded like the state's, along their chain axis, with a ``mesh``).
         The log-density's gradient appears once in the graph (in the integrator).
     """
     n_chains = state.position.shape[0]
@@ -273,7 +317,20 @@ def step_block(
         return state, NUTSInfo(hmc.position, hmc.logdensity, info.is_divergent,
                                info.acceptance_rate, info.num_integration_steps, observed)
 
-    return jax.lax.scan(transition, strong_types(state), keys)
+    def run(state: NUTSState, keys: jax.Array):
+        return jax.lax.scan(transition, state, keys)
+
+    if mesh is not None:
+        if n_chains % mesh.size:
+            raise ValueError(f"{n_chains} chains cannot be split over {mesh.size} devices")
+        # per device: its own chains' state and keys; the closed-over arrays (log-density,
+        # metric, flags) are replicated. No collective: each device's scan runs on its own.
+        # check_vma=False: BlackJAX's conds return a per-device value from one branch and a
+        # constant from the other, which the varying-axes check rejects ("cond branches must
+        # have equal output types")
+        run = jax.shard_map(run, mesh=mesh, in_specs=(P(CHAIN_AXIS), P(None, CHAIN_AXIS)),
+                            out_specs=(P(CHAIN_AXIS), P(None, CHAIN_AXIS)), check_vma=False)
+    return run(strong_types(state), keys)
 
 
 @eqx.filter_jit
