@@ -1,7 +1,9 @@
 """Priors, posterior assembly, NUTS sampling, diagnostics, chain I/O, summaries and plots.
 
 The NUTS kernel's pure functions are also reachable as one namespace, ``inference.nuts``
-(``nuts.init``, ``nuts.step_block``, ``nuts.end_warmup``), as in BlackJAX.
+(``nuts.init``, ``nuts.step_block``, ``nuts.end_warmup``, ``nuts.chain_mesh``), as in BlackJAX.
+A run saves itself to a :class:`Checkpoint` and resumes from it (``sample_posterior(...,
+checkpoint=STEM)``).
 """
 
 from ..cosmology import T_CMB
@@ -9,6 +11,7 @@ from ..theory import EmulatorTheory, load_theory
 from . import _nuts as nuts
 from ._chains import Chains
 from ._chains_io import read_chains, to_getdist, write_chains
+from ._checkpoint import Checkpoint, CheckpointMismatch
 from ._derived import DERIVED, latex_label
 from ._diagnostics import diagnose, effective_sample_size, ess_bulk, ess_tail, split_rhat
 from ._driver import NUTSResult, SamplerKeys, sample_nuts
@@ -30,7 +33,7 @@ from ._priors import (
     prior_from_config,
     register_prior,
 )
-from ._sample import SampleResult, sample_posterior
+from ._sample import SampleResult, posterior_identity, sample_posterior
 from ._summary import ParamSummary, format_table, summarize
 from ._transforms import (
     Bijection,
@@ -47,6 +50,8 @@ __all__ = [
     "T_CMB",
     "Bijection",
     "Chains",
+    "Checkpoint",
+    "CheckpointMismatch",
     "EmulatorTheory",
     "Identity",
     "Independent",
@@ -83,6 +88,7 @@ __all__ = [
     "load_theory",
     "nuts",
     "posterior_from_config",
+    "posterior_identity",
     "prior_from_config",
     "read_chains",
     "register_prior",

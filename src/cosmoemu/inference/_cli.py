@@ -72,6 +72,8 @@ def _echo_report(report, json_path: str | None, title: str) -> None:
     parts = [f"{k} {t[k]:.1f}" for k in ("mode", "compile_wait", "warmup", "sampling",
                                          "output") if k in t]
     click.echo(f"wall time {rec['wall_time_s']:.1f} s ({', '.join(parts)}; compilation included)")
+    if rec.get("resumed_from_block") is not None:
+        click.echo(f"resumed from a checkpoint at block {rec['resumed_from_block']}")
     for f in rec["files"]:
         click.echo(f"  wrote {f}")
     if json_path:
@@ -135,16 +137,30 @@ def demo(out_dir: str, json_path: str | None, seed: int, no_plot: bool, tau_prio
 @click.option("--no-plot", is_flag=True, help="Skip the triangle plot.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--no-cache", is_flag=True, help="Do not use the persistent compilation cache.")
+@click.option("--restart", is_flag=True, help="Start afresh: delete an existing checkpoint "
+              "(ROOT.checkpoint.npz/.json) instead of resuming from it.")
 def sample(config: str, output: str | None, seed: int | None, json_path: str | None,
-           no_plot: bool, no_progress: bool, no_cache: bool) -> None:
+           no_plot: bool, no_progress: bool, no_cache: bool, restart: bool) -> None:
     """Sample the posterior described by CONFIG (YAML, Cobaya-like) with NUTS.
 
     Writes Cobaya/GetDist chains (ROOT.1.txt …, ROOT.paramnames, ROOT.input.yaml), a summary
     table (ROOT.summary.txt) and a triangle plot (ROOT.triangle.png).
+
+    \b
+    Resumable: the run is saved after every block of draws to ROOT.checkpoint.npz (and a
+    readable ROOT.checkpoint.json); run the same command again after a crash or a kill and it
+    continues from the last saved block, with the draws an uninterrupted run gives. A checkpoint
+    of another config or seed is refused (delete it, or use --restart or another --output). The
+    checkpoint is deleted once the chains are written.
+
+    \b
+    The chains are split over all local devices (GPUs) when the number of chains is a multiple
+    of their number (else over as many as divide it).
     """
     t_start = time.perf_counter()
     _enable_cache(not no_cache)
     from .._errors import ConfigError
+    from ._checkpoint import CheckpointMismatch
     from ._from_config import load_run_config
     from ._report import run_config
 
@@ -153,6 +169,10 @@ def sample(config: str, output: str | None, seed: int | None, json_path: str | N
     except (ConfigError, FileNotFoundError) as err:
         raise click.ClickException(str(err)) from err
     root = output or run.output or str(Path("chains") / Path(config).stem)
-    report = run_config(run, root, seed=seed, plot=not no_plot, progress=not no_progress,
-                        t_start=t_start)
+    try:
+        report = run_config(run, root, seed=seed, plot=not no_plot, progress=not no_progress,
+                            t_start=t_start, checkpoint=True, restart=restart,
+                            announce=click.echo)
+    except CheckpointMismatch as err:
+        raise click.ClickException(str(err)) from err
     _echo_report(report, json_path, f"Posterior of {config}")

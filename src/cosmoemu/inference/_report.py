@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,13 +14,14 @@ import jax
 import numpy as np
 
 from ._chains import Chains
-from ._chains_io import write_chains
+from ._chains_io import _plain, write_chains
+from ._checkpoint import Checkpoint
 from ._from_config import RunConfig
 from ._plots import triangle_plot
 from ._sample import SampleResult, sample_posterior
 from ._summary import ParamSummary, format_table, summarize
 
-__all__ = ["RunReport", "run_config", "sampling_hints"]
+__all__ = ["RunReport", "checkpoint_for", "run_config", "sampling_hints"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,9 @@ def run_config(
     plot_params: list[str] | None = None,
     progress: bool = True,
     t_start: float | None = None,
+    checkpoint: bool = False,
+    restart: bool = False,
+    announce: Callable[[str], None] | None = None,
 ) -> RunReport:
     """Sample ``run.posterior`` and write everything under the output root.
 
@@ -68,14 +72,25 @@ def run_config(
         plot_params: parameters in the plot (default: sampled ones).
         progress: progress bar.
         t_start: ``time.perf_counter()`` when the user's command started (for the wall time).
+        checkpoint: save the run after every block to ``ROOT.checkpoint.npz`` / ``.json``
+            and resume from it when it holds this run (same config and seed); it is deleted
+            once the chains, summary and plot are written. Needs ``output``.
+        restart: with ``checkpoint``, ignore (delete) an existing checkpoint.
+        announce: called with a line when the run resumes (default: logged).
 
     Returns:
         :class:`RunReport`.
+
+    Raises:
+        CheckpointMismatch: the checkpoint holds another run.
     """
     t_start = time.perf_counter() if t_start is None else t_start
     seed = run.seed if seed is None else int(seed)
+    ckpt = None
+    if checkpoint and output is not None:
+        ckpt = checkpoint_for(output, run, restart=restart, announce=announce)
     result = sample_posterior(run.posterior, jax.random.key(seed), run.nuts,
-                              reference=run.reference, progress=progress)
+                              reference=run.reference, progress=progress, checkpoint=ckpt)
     chains = result.chains
     summary = summarize(chains)
     table = format_table(summary, reference, reference_name)
@@ -91,6 +106,8 @@ def run_config(
         if plot:
             names = plot_params or list(chains.names)
             files.append(triangle_plot(chains, root.parent / f"{root.name}.triangle.png", names))
+    if ckpt is not None:
+        ckpt.remove()  # the chains are on disk
     nuts = result.nuts
     timings = {k: round(v, 3) for k, v in result.timings.items()}
     timings["output"] = round(time.perf_counter() - t_out, 3)
@@ -122,10 +139,22 @@ def run_config(
                                                    strict=True)},
             result.divergences, bool(nuts.converged)),
         "timings_s": timings,
+        "resumed_from_block": nuts.resumed_from,
+        "num_devices": nuts.num_devices,
         "wall_time_s": round(time.perf_counter() - t_start, 3),
         "files": [str(f) for f in files],
     }
     return RunReport(result, summary, table, files, record)
+
+
+def checkpoint_for(output: str | Path, run: RunConfig, *, restart: bool = False,
+                   announce: Callable[[str], None] | None = None) -> Checkpoint:
+    """The checkpoint of a config's run written to output root ``ROOT``:
+    ``ROOT.checkpoint.npz`` and ``ROOT.checkpoint.json``, its identity tagged with the config."""
+    root = Path(output)
+    config = {k: v for k, v in _plain(run.config).items() if k != "output"}  # where, not what
+    return Checkpoint(root.parent / f"{root.name}.checkpoint", tag={"config": config},
+                      restart=restart, announce=announce)
 
 
 def sampling_hints(

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -15,12 +17,13 @@ from jax.typing import ArrayLike
 
 from .._errors import unknown_name_message
 from ._chains import Chains
+from ._checkpoint import Checkpoint, array_digest
 from ._driver import NUTSResult, compile_block_ahead, sample_nuts
 from ._mode import find_mode
 from ._nuts import NUTSConfig
 from ._posterior import Posterior
 
-__all__ = ["SampleResult", "adapt_softness", "sample_posterior"]
+__all__ = ["SampleResult", "adapt_softness", "posterior_identity", "sample_posterior"]
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +91,15 @@ def _reference(posterior: Posterior, reference: Mapping[str, float] | None) -> n
     return ref
 
 
+def posterior_identity(posterior: Posterior,
+                       reference: Mapping[str, float] | None = None) -> dict[str, Any]:
+    """What identifies a posterior in a checkpoint: its parameter names, the SHA-256 of its
+    arrays (data, covariances, emulator weights, prior settings) and the reference point."""
+    return {"sampled": list(posterior.sampled), "derived": list(posterior.derived),
+            "arrays_sha256": array_digest(eqx.filter(posterior, eqx.is_array)),
+            "reference": {k: float(v) for k, v in (reference or {}).items()}}
+
+
 def sample_posterior(
     posterior: Posterior,
     key: jax.Array,
@@ -95,6 +107,8 @@ def sample_posterior(
     *,
     reference: Mapping[str, float] | None = None,
     progress: bool = True,
+    checkpoint: Checkpoint | str | Path | None = None,
+    devices: Sequence[jax.Device] | None = None,
 ) -> SampleResult:
     """Sample ``posterior`` with NUTS in unconstrained coordinates; return physical chains.
 
@@ -107,9 +121,22 @@ def sample_posterior(
             centres). For ``init="window"`` all chains start there, jittered (see
             :func:`~cosmoemu.inference.sample_nuts`).
         progress: show a progress bar.
+        checkpoint: a :class:`~cosmoemu.inference.Checkpoint` (or its path stem) to save the
+            run to after every block and to resume from: a run killed and started again with
+            the same posterior, ``key``, ``config`` and ``reference`` continues after its last
+            saved block, skipping the soft-wall adaptation and the mode search, and gives the
+            draws of an uninterrupted run. :func:`posterior_identity` is added to its tag; the
+            adapted soft walls are saved with it. The files stay when the run ends (calling
+            again returns the finished run at once); remove them with
+            :meth:`~cosmoemu.inference.Checkpoint.remove` once the chains are written.
+        devices: split the chains over these devices (default all local ones; see
+            :func:`~cosmoemu.inference.sample_nuts`).
 
     Returns:
         :class:`SampleResult`.
+
+    Raises:
+        CheckpointMismatch: ``checkpoint`` holds another run.
     """
     cfg = config or NUTSConfig()
     t0 = time.perf_counter()
@@ -118,15 +145,31 @@ def sample_posterior(
     u_ref = np.asarray(_inverse_coords(posterior, jnp.asarray(x_ref, dtype))[0], np.float64)
     t_soft = 0.0
     scale = posterior.coordinate_scale()
+    saved = None
+    if checkpoint is not None:
+        ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else Checkpoint(checkpoint)
+        ckpt.tag = {**ckpt.tag, "posterior": posterior_identity(posterior, reference)}
+        saved = ckpt.load(ckpt.identity(cfg, key, posterior.ndim, dtype))
+        checkpoint = ckpt
     # the NUTS block compiles (seconds) while the soft walls are adapted and the mode is found:
     # the adapted posterior differs only in arrays, so the compiled block serves it
     block = compile_block_ahead(posterior.logdensity, key, posterior.ndim, dtype, cfg,
-                                _Observer(posterior))
-    if cfg.init == "laplace":
+                                _Observer(posterior), devices)
+    if saved is not None:
+        extra = saved["extra"]
+        posterior = posterior.with_softness(extra["softness"])
+        u_ref, scale, t_soft = extra["position"], extra["scale"], float(extra["soft_seconds"])
+    elif cfg.init == "laplace":
         posterior, u_ref, scale = adapt_softness(posterior, u_ref)
         t_soft = time.perf_counter() - t0
+    if checkpoint is not None:
+        checkpoint.extra = {"softness": np.asarray(posterior.softness), "position": u_ref,
+                            "scale": np.asarray(scale), "soft_seconds": np.asarray(t_soft)}
+    t_call = time.perf_counter()
     res = sample_nuts(posterior.logdensity, key, jnp.asarray(u_ref, dtype), cfg,
-                      observe=_Observer(posterior), scale=scale, progress=progress, block=block)
+                      observe=_Observer(posterior), scale=scale, progress=progress, block=block,
+                      checkpoint=checkpoint)
+    t_call = time.perf_counter() - t_call
     x, log_jac, derived = res.observed
     # the physical log-posterior: the sampled density without the change of variables
     logpost = res.logdensity.astype(np.float64) - np.asarray(log_jac, np.float64)
@@ -141,7 +184,10 @@ def sample_posterior(
     )
     timings = dict(res.timings)
     timings["mode"] = timings.get("mode", 0.0) + t_soft
-    timings["total"] = time.perf_counter() - t0
+    # the sampler's time (summed over the sessions of a resumed run), this call's own
+    # overhead, and the soft-wall adaptation when an earlier session did it
+    timings["total"] = (res.timings["total"] + time.perf_counter() - t0 - t_call
+                        + (t_soft if saved is not None else 0.0))
     return SampleResult(chains=chains, nuts=res, timings=timings, posterior=posterior)
 
 
