@@ -213,6 +213,27 @@ GAUSS_CONFIG = {
 }
 
 
+def test_sample_posterior_refuses_a_checkpoint_of_other_data(tmp_path, monkeypatch):
+    """The posterior's arrays are part of the identity: the same names and settings with other
+    data (here the likelihood's mean) are another run."""
+    from cosmoemu.inference import load_run_config, sample_posterior
+
+    run_a = load_run_config(GAUSS_CONFIG)
+    other = {**GAUSS_CONFIG, "likelihood": {"g": {**GAUSS_CONFIG["likelihood"]["g"],
+                                                  "mean": [0.3, 0.71]}}}
+    run_b = load_run_config(other)
+    with monkeypatch.context() as m:
+        kill_after(m, 0)
+        with pytest.raises(Killed):
+            sample_posterior(run_a.posterior, jax.random.key(7), run_a.nuts, progress=False,
+                             checkpoint=tmp_path / "ck")
+    with np.load(tmp_path / "ck.npz", allow_pickle=False) as f:  # the adapted soft walls
+        assert f["extra/softness"].shape == (2,)
+    with pytest.raises(CheckpointMismatch, match=r"posterior\.arrays_sha256"):
+        sample_posterior(run_b.posterior, jax.random.key(7), run_b.nuts, progress=False,
+                         checkpoint=tmp_path / "ck")
+
+
 def test_cli_sample_resumes_a_killed_run(tmp_path, monkeypatch):
     """`cosmoemu sample` checkpoints by default, resumes (saying from which block), gives the
     chains of an uninterrupted run byte for byte, deletes the checkpoint once the chains are

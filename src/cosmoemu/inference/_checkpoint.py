@@ -15,8 +15,10 @@ sample`` uses ``STEM = ROOT.checkpoint`` for output root ``ROOT``):
 Both are rewritten after every block (and once after the mode search) through a temp file and
 ``os.replace``: a run killed mid-write leaves the previous checkpoint whole. The npz is renamed
 first and carries the metadata itself, so a kill between the two renames cannot pair new arrays
-with old metadata. The file is rewritten whole each time; for 4 chains × 37 parameters ×
-1,000 draws it is ~4 MB (see the driver's ``timings["checkpoint"]`` for its cost).
+with old metadata. The file is rewritten whole each time: for 4 chains × 37 parameters ×
+1,000 draws in float32 through :func:`sample_posterior` (draws, physical values, statistics) it
+is 1.3 MB, written in 8–115 ms (median 24 ms, two fsyncs included) on a loaded 2-core CPU; the
+driver's ``timings["checkpoint"]`` is the run's total.
 
 The identity of a run (:meth:`Checkpoint.identity`) is the :class:`NUTSConfig`, the PRNG key,
 the dimension, the dtype and the caller's ``tag`` (:func:`sample_posterior` adds a hash of the
@@ -175,7 +177,9 @@ class Checkpoint:
 
         Returns:
             ``{"meta": dict, "arrays": {name: array}, "extra": {name: array}}``, also kept in
-            :attr:`loaded` (a second call returns it without reading again).
+            :attr:`loaded`: a second call returns it without reading again (and without
+            checking ``identity``) until ``loaded`` is reset, which the sampler does when it
+            takes the run over.
 
         Raises:
             CheckpointMismatch: the file belongs to another run, or is not a checkpoint.

@@ -511,6 +511,8 @@ def sample_nuts(
     ckpt = _as_checkpoint(checkpoint, position)
     identity = ckpt.identity(cfg, key, d, np_dtype) if ckpt else {}
     saved = ckpt.load(identity) if ckpt else None  # a wrong checkpoint fails before any work
+    if ckpt:
+        ckpt.loaded = None  # read once: the file moves on from here
     # compile the NUTS block (the costliest compilation) while the mode is being found
     ahead = block or compile_block_ahead(logdensity, key, d, np_dtype, cfg, observe, devices)
     mesh = ahead.mesh
