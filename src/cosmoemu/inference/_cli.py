@@ -146,14 +146,12 @@ def sample(config: str, output: str | None, seed: int | None, json_path: str | N
     Writes Cobaya/GetDist chains (ROOT.1.txt …, ROOT.paramnames, ROOT.input.yaml), a summary
     table (ROOT.summary.txt) and a triangle plot (ROOT.triangle.png).
 
-    \b
     Resumable: the run is saved after every block of draws to ROOT.checkpoint.npz (and a
     readable ROOT.checkpoint.json); run the same command again after a crash or a kill and it
     continues from the last saved block, with the draws an uninterrupted run gives. A checkpoint
     of another config or seed is refused (delete it, or use --restart or another --output). The
     checkpoint is deleted once the chains are written.
 
-    \b
     The chains are split over all local devices (GPUs) when the number of chains is a multiple
     of their number (else over as many as divide it).
     """
