@@ -20,7 +20,7 @@ from ._bayes import BayesFactor, bayes_factor
 from ._chains import as_chains
 from ._evidence import EvidenceError, EvidenceResult, EvidenceWarning, evidence
 from ._flows import FLOW_KINDS, FlowConfig
-from ._problems import AnalyticProblem, linear_gaussian
+from ._problems import AnalyticProblem, gaussian_box, linear_gaussian
 from ._train import FittedFlow, fit_flow
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "bayes_factor",
     "evidence",
     "fit_flow",
+    "gaussian_box",
     "linear_gaussian",
     "read_chains",
 ]
