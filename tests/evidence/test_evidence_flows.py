@@ -59,14 +59,16 @@ def test_flow_density_integrates_to_one(banana_flow, temperature):
 
 
 def test_spline_flow_density_integrates_to_one():
-    """An (untrained, randomly initialised) spline flow: a non-trivial map, still normalised.
+    """An untrained spline flow with random weights: a non-trivial map, still normalised.
 
-    Training the spline flow is exercised by the slow tests and the benchmark.
+    (A fresh flow is the identity, see ``test_fresh_flow_is_the_whitened_gaussian``; its
+    weights are perturbed here.) Training the spline flow is exercised by the slow tests and
+    the benchmark.
     """
     config = FlowConfig.from_options("rqspline", {"flow_layers": 2, "knots": 4, "nn_width": 8})
     samples = _banana(8000, 1)
     whitening = fit_whitening(samples)
-    params, static = init_flow(config, 2, seed=3)
+    params, static = _perturbed(*init_flow(config, 2, seed=3), seed=3)
     flow = FittedFlow(config=config, whitening=whitening, params=params, static=static)
     lo, hi = samples.mean(0) - 9 * samples.std(0), samples.mean(0) + 9 * samples.std(0)
     g1, g2 = np.linspace(lo[0], hi[0], 401), np.linspace(lo[1], hi[1], 401)
@@ -79,6 +81,42 @@ def test_spline_flow_density_integrates_to_one():
     # not the identity: the spline moves the density by more than 0.05 somewhere in the bulk
     bulk = np.sum(whitening.apply(mesh) ** 2, axis=1) < 4
     assert np.max(np.abs(flow.log_density(mesh, 1.0) - whitening.log_det - gauss)[bulk]) > 0.05
+
+
+def _perturbed(params, static, seed: int, scale: float = 0.2):
+    """The flow's trainable weights plus N(0, scale^2) noise (a random, non-identity map)."""
+    leaves, treedef = jax.tree.flatten(params)
+    keys = jax.random.split(jax.random.key(seed), len(leaves))
+    noisy = [leaf + scale * jax.random.normal(k, leaf.shape, leaf.dtype)
+             for leaf, k in zip(leaves, keys, strict=True)]
+    return jax.tree.unflatten(treedef, noisy), static
+
+
+@pytest.mark.parametrize("kind", ["realnvp", "rqspline"])
+def test_fresh_flow_is_the_whitened_gaussian(kind):
+    """Every coupling layer starts as the identity: ln q = ln N(x; 0, T 1) before training."""
+    from cosmoemu.evidence._flows import log_density
+
+    params, static = init_flow(FlowConfig.from_options(kind), 7, seed=5)
+    x = np.random.default_rng(5).standard_normal((50, 7))
+    for temperature in (1.0, 0.8):
+        expected = -0.5 * np.sum(x**2, axis=1) / temperature - 3.5 * np.log(
+            2 * np.pi * temperature)
+        np.testing.assert_allclose(log_density(params, static, x, temperature), expected,
+                                   atol=2e-5)
+
+
+def test_flow_that_only_overfits_keeps_the_gaussian():
+    """Gaussian samples in 60 dimensions, few of them: no epoch beats the untrained flow on the
+    validation set, and the fit keeps it (best_epoch -1, the whitened Gaussian)."""
+    samples = np.random.default_rng(8).standard_normal((1200, 60))
+    flow = fit_flow(samples, seed=0)
+    summary = flow.summary()
+    assert flow.best_epoch == -1 and len(flow.val_loss) >= 1
+    assert summary["best_val_loss"] == flow.initial_val_loss < min(flow.val_loss)
+    x = flow.whitening.apply(samples[:20])
+    gauss = -0.5 * np.sum(x**2, axis=1) - 30 * np.log(2 * np.pi) + flow.whitening.log_det
+    np.testing.assert_allclose(flow.log_density(samples[:20]), gauss, atol=1e-4)
 
 
 def test_float64_flow_is_normalised(x64, strict_promotion):

@@ -1,7 +1,8 @@
 """Bayesian evidence; the learnt harmonic mean estimator today.
 
 Fit a normalizing flow to half of the posterior samples, concentrate it (temperature
-:math:`T < 1`, the variance of its Gaussian base), and average :math:`\\varphi/(L\\pi)` over the
+:math:`T < 1`, the variance of its Gaussian base; by default 0.8 up to 10 parameters and closer
+to 1 above, :func:`default_temperature`), and average :math:`\\varphi/(L\\pi)` over the
 other half: :math:`1/Z` with an error from the scatter of per-block estimates.
 
 This module is itself callable: ``cosmoemu.evidence(...)`` is :func:`evidence`, whichever of
@@ -18,9 +19,15 @@ from ..inference._chains import Chains
 from ..inference._chains_io import read_chains
 from ._bayes import BayesFactor, bayes_factor
 from ._chains import as_chains
-from ._evidence import EvidenceError, EvidenceResult, EvidenceWarning, evidence
+from ._evidence import (
+    EvidenceError,
+    EvidenceResult,
+    EvidenceWarning,
+    default_temperature,
+    evidence,
+)
 from ._flows import FLOW_KINDS, FlowConfig
-from ._problems import AnalyticProblem, linear_gaussian
+from ._problems import AnalyticProblem, gaussian_box, linear_gaussian
 from ._train import FittedFlow, fit_flow
 
 __all__ = [
@@ -35,8 +42,10 @@ __all__ = [
     "FlowConfig",
     "as_chains",
     "bayes_factor",
+    "default_temperature",
     "evidence",
     "fit_flow",
+    "gaussian_box",
     "linear_gaussian",
     "read_chains",
 ]

@@ -20,7 +20,8 @@ import click
 )
 @click.option(
     "--temperature", "-T", type=click.FloatRange(0, 1, min_open=True, max_open=True),
-    default=0.8, show_default=True, help="Variance of the flow's Gaussian base, in (0, 1).",
+    default=None, help="Variance of the flow's Gaussian base, in (0, 1) [default: 0.8 up to 10 "
+    "parameters, closer to 1 above (0.949 at 157), see cosmoemu.evidence.default_temperature].",
 )
 @click.option(
     "--params", default=None,
@@ -38,7 +39,7 @@ def evidence(
     chains: Path,
     json_file: Path | None,
     flow: str,
-    temperature: float,
+    temperature: float | None,
     params: str | None,
     burn_in: float,
     seed: int,

@@ -28,7 +28,9 @@ from ._estimator import harmonic_estimate
 from ._flows import FlowConfig
 from ._train import FittedFlow, TooFewSamplesError, fit_flow
 
-__all__ = ["EvidenceError", "EvidenceResult", "EvidenceWarning", "evidence"]
+__all__ = [
+    "EvidenceError", "EvidenceResult", "EvidenceWarning", "default_temperature", "evidence",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +42,36 @@ WEIGHT_FRACTION_WARN = 0.05
 WEIGHT_FRACTION_REFUSE = 0.5
 #: an ln Z error above this: the first-order (log) error propagation is unreliable (warning)
 LARGE_ERROR = 0.5
+#: the default temperature up to ``dim`` = 10 ...
+BASE_TEMPERATURE = 0.8
+BASE_DIM = 10
+
+
+def default_temperature(dim: int) -> float:
+    r"""The default temperature for ``dim`` parameters: 0.8 up to 10, closer to 1 above.
+
+    A flow equal to the posterior, concentrated to temperature :math:`T`, still gives ratios
+    :math:`\varphi_T/p` of relative variance
+
+    .. math::
+
+        \operatorname{Var}_p\!\left[\frac{\varphi_T}{p}\right] =
+            \big[T(2 - T)\big]^{-D/2} - 1
+
+    (a Gaussian posterior), which grows exponentially with :math:`D` at fixed :math:`T`: 0.23
+    at :math:`D = 10`, :math:`T = 0.8`, but 23 at :math:`D = 157` (an effective sample size of
+    4 % of the samples, and block estimates too heavy-tailed for their error to be trusted).
+    The default keeps that variance at its :math:`D = 10` value,
+    :math:`T(2-T) = 0.96^{10/D}`, i.e.
+
+    .. math:: T = \max\left(0.8,\; 1 - \sqrt{1 - 0.96^{10/D}}\right)
+
+    (0.8 for :math:`D \le 10`; 0.89 at 32, 0.92 at 64, 0.949 at 157).
+    """
+    if dim <= BASE_DIM:
+        return BASE_TEMPERATURE
+    keep = (BASE_TEMPERATURE * (2 - BASE_TEMPERATURE)) ** (BASE_DIM / dim)
+    return max(BASE_TEMPERATURE, 1.0 - math.sqrt(1.0 - keep))
 
 
 class EvidenceError(ValueError):
@@ -141,7 +173,7 @@ def evidence(
     params: Sequence[str] | None = None,
     burn_in: float = 0.0,
     flow: str | FittedFlow = "realnvp",
-    temperature: float = 0.8,
+    temperature: float | None = None,
     training_fraction: float = 0.5,
     min_blocks: int = 50,
     min_block_size: int = 100,
@@ -193,7 +225,8 @@ def evidence(
         flow: ``"realnvp"`` (affine coupling, default), ``"rqspline"`` (spline coupling), or a
             :class:`FittedFlow` fitted to other samples of the same posterior (then every
             sample here is used for the estimate).
-        temperature: :math:`T`, in (0, 1).
+        temperature: :math:`T`, in (0, 1); default :func:`default_temperature` of the number
+            of parameters (0.8 up to 10 parameters, 0.949 at 157).
         training_fraction: share of each chain's rows the flow is fitted to.
         min_blocks: cut chains into contiguous blocks until there are this many blocks ...
         min_block_size: ... but no block lighter than this many samples.
@@ -219,12 +252,14 @@ def evidence(
         >>> abs(result.ln_z + 4.0) < 5 * result.ln_z_err + 0.01
         True
     """
-    if not 0 < temperature < 1:
+    if temperature is not None and not 0 < temperature < 1:
         raise ValueError(
             f"temperature must be in (0, 1) (the flow must be narrower than the posterior), "
             f"got {temperature!r}"
         )
     chains, names = _load(samples, log_posterior, weights, params, burn_in)
+    if temperature is None:
+        temperature = default_temperature(chains.dim)
     t0 = time.perf_counter()
     if isinstance(flow, FittedFlow):
         if flow_options:

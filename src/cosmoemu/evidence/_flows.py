@@ -139,6 +139,12 @@ def _template(config: FlowConfig, dim: int, dtype: str):
 def init_flow(config: FlowConfig, dim: int, seed: int):
     """Freshly initialised flow, partitioned into trainable ``params`` and ``static``.
 
+    Every coupling layer starts as the identity (the conditioners' output layers are zero, see
+    :func:`_identity_start`): the untrained flow is the standard normal, i.e. the whitened
+    Gaussian in the sampled parameters, and training moves away from it only where that lowers
+    the validation loss. (From random weights, a flow in 157 dimensions fitted to 9,000 samples
+    never got back to the Gaussian's validation loss: it overfits before it unlearns its start.)
+
     Args:
         config: the architecture.
         dim: number of parameters, at least 2.
@@ -159,8 +165,22 @@ def init_flow(config: FlowConfig, dim: int, seed: int):
         n if eqx.is_array(n) or _is_non_trainable(n) else o
         for o, n in zip(old, new, strict=True)
     ]
-    flow = jax.tree.unflatten(treedef, merged)
+    flow = _identity_start(jax.tree.unflatten(treedef, merged))
     return eqx.partition(flow, eqx.is_inexact_array, is_leaf=_is_non_trainable)
+
+
+def _identity_start(flow):
+    """The flow with every coupling conditioner's output layer zeroed: each coupling layer is
+    then its transformer at its default parameters (flowjax adds those to the conditioner's
+    output), the identity for both kinds, and the untrained flow is the whitened Gaussian."""
+    from flowjax.bijections import Coupling
+
+    def output_layers(tree):
+        nodes = jax.tree.leaves(tree, is_leaf=lambda n: isinstance(n, Coupling))
+        layers = [n.conditioner.layers[-1] for n in nodes if isinstance(n, Coupling)]
+        return [a for layer in layers for a in (layer.weight, layer.bias)]
+
+    return eqx.tree_at(output_layers, flow, replace_fn=jnp.zeros_like)
 
 
 def _is_non_trainable(leaf: Any) -> bool:

@@ -50,7 +50,11 @@ class FittedFlow:
         whitening: mean and Cholesky factor of the training samples.
         params, static: the flowjax flow, partitioned (``equinox.partition``).
         train_loss, val_loss: mean negative log-likelihood per epoch (whitened space).
-        best_epoch: the epoch whose parameters were kept (0-based).
+        initial_val_loss: that of the untrained flow, the whitened Gaussian (every coupling
+            layer starts as the identity).
+        best_epoch: the epoch whose parameters were kept (0-based); -1 when no epoch beat the
+            untrained flow, which is then kept (a Gaussian with the samples' mean and
+            covariance).
         seed: the seed of the initial weights, the validation split and the batches.
         fit_seconds: wall time of the fit.
     """
@@ -61,6 +65,7 @@ class FittedFlow:
     static: Any = field(repr=False)
     train_loss: tuple[float, ...] = ()
     val_loss: tuple[float, ...] = ()
+    initial_val_loss: float = math.nan
     best_epoch: int = 0
     seed: int = 0
     fit_seconds: float = 0.0
@@ -91,7 +96,9 @@ class FittedFlow:
             "config": {k: v for k, v in self.config.__dict__.items() if k != "kind"},
             "epochs": len(self.train_loss),
             "best_epoch": self.best_epoch,
-            "best_val_loss": self.val_loss[self.best_epoch] if self.val_loss else None,
+            "best_val_loss": (self.val_loss[self.best_epoch] if self.best_epoch >= 0
+                              else self.initial_val_loss),
+            "initial_val_loss": self.initial_val_loss,
             "seed": self.seed,
             "fit_seconds": self.fit_seconds,
         }
@@ -159,7 +166,10 @@ def fit_flow(
     The samples are whitened with their mean and full covariance (Cholesky factor); a random
     ``config.validation_fraction`` of them is held out, and training stops after
     ``config.patience`` epochs without a lower validation loss (or at ``config.max_epochs``),
-    keeping the best parameters.
+    keeping the best parameters. The flow starts as the identity (the whitened Gaussian, see
+    :func:`~._flows.init_flow`), and those starting parameters are candidates too: a flow that
+    only overfits (a near-Gaussian posterior in many dimensions with few samples) leaves the
+    Gaussian in place.
 
     Args:
         samples: posterior samples, shape ``(n, dim)``, ``dim >= 2``; repeat a sample to give
@@ -219,8 +229,9 @@ def fit_flow(
     def val_loss(params):
         return -np.mean(log_density(params, static, x_val))
 
+    initial_loss = float(val_loss(params))
     state = fit(
-        FitState.start(params, _optimizer(config.learning_rate).init(params)),
+        FitState.start(params, _optimizer(config.learning_rate).init(params), initial_loss),
         run_epoch,
         val_loss,
         EarlyStopping(config.max_epochs, config.patience, min_delta=1e-4, on_nonfinite="stop"),
@@ -229,7 +240,7 @@ def fit_flow(
     )
     if not np.isfinite(state.best_loss):
         raise ValueError("flow training failed: the validation loss was never finite")
-    best_epoch = max(state.best_epoch, 0)
+    best_epoch = state.best_epoch  # -1: the untrained flow (the whitened Gaussian)
     logger.info(
         "flow %s: %d epochs, best %d, validation NLL %.4f",
         config.kind, state.n_epochs, best_epoch, state.best_loss,
@@ -241,6 +252,7 @@ def fit_flow(
         static=static,
         train_loss=tuple(state.history["train_loss"]),
         val_loss=tuple(state.history["val_loss"]),
+        initial_val_loss=initial_loss,
         best_epoch=best_epoch,
         seed=seed,
         fit_seconds=time.perf_counter() - start,
