@@ -199,3 +199,37 @@ def test_against_ccl_on_the_euclid_like_set_up(ccl):
             chi2 = sum(d[:, b] @ np.linalg.solve(blocks[b], d[:, b]) for b in range(d.shape[1]))
             assert chi2 < 0.3, (row, chi2)
             assert np.median(np.abs(d / ref)) < 3e-4, row
+
+
+@pytest.mark.parametrize("cubic", [False, True])
+def test_shifted_nz_is_continuous_in_dz_at_the_table_ends(cubic):
+    """A table with non-zero end values (n = 1 + z on [0, 4]) shifted by ±ε: the shifted,
+    normalised n(z) moves by O(ε), not by a step (it used to drop the last grid node to zero
+    for any dz < 0: a ln L cliff at dz = 0)."""
+    from cosmoemu.cosmology._limber import (
+        _shifted_nz,
+        _shifted_nz_cubic,
+        _spline_coefficients,
+    )
+
+    z = np.linspace(0.0, 4.0, 41)
+    table = np.stack([1.0 + z, np.exp(-z)])
+    grid = np.linspace(0.0, 4.0, 160)
+    weights = np.full(grid.size, grid[1] - grid[0])
+    weights[[0, -1]] *= 0.5
+
+    def shifted(dz):
+        d = jnp.full(2, dz, jnp.float64)
+        if cubic:
+            return np.asarray(_shifted_nz_cubic(_spline_coefficients(z, table), z, grid,
+                                                weights, d, jnp.float64))
+        return np.asarray(_shifted_nz(table, z, grid, weights, d, jnp.float64))
+
+    with jax.enable_x64(True):
+        base = shifted(0.0)
+        for eps in (1e-6, -1e-6):
+            # within the table |n'| ≤ 1.1; beyond an end the ramp's slope is n_end / spacing
+            # (≤ 11 here): a shift of ε moves every value by ≲ 11 ε, where a step is ~0.4
+            assert np.max(np.abs(shifted(eps) - base)) < 20 * abs(eps), eps
+        # at dz = 0 the grid lies in the table: the table's shape, unchanged by the padding
+        np.testing.assert_allclose(base[0] / base[0][-1], (1 + grid) / 5.0, rtol=1e-6)

@@ -33,7 +33,8 @@ Numerics (see ``docs/weak_lensing.md``): the integrals run on a grid uniform in
 ln(1 + z/0.2) from 0 to z_max (the tables' last redshift, at most the emulators' 4), ``n_z``
 points (default 160, trapezoid rule; the inner lensing integral on the same grid, exact
 trapezoid). Source n(z) tables are interpolated linearly (and shifted) onto that grid and
-renormalised; lens tables by a cubic spline: clustering is quadratic in n(z), and the linear
+renormalised (beyond a table's ends n goes linearly to zero over one table spacing, so that a
+table with non-zero end values stays continuous in dz); lens tables by a cubic spline: clustering is quadratic in n(z), and the linear
 interpolant of a table at Δz = 0.01 lowers ∫ n² by ~(Δz²/6) ∫ n'² / ∫ n², 1–2e-3 for the
 LSST-like lens bins (edges smoothed by σ_z = 0.03 (1 + z)), where shear, linear in n, is
 unaffected. ln P is taken from the
@@ -115,17 +116,36 @@ def _check_nz_table(z: ArrayLike, nz: ArrayLike, what: str) -> tuple[np.ndarray,
     return z, nz
 
 
+def _padded_table(table: np.ndarray, z_table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The table with a zero one spacing beyond each end, ``(n_bins, n_z_table + 2)``.
+
+    A table whose end values are not zero (an LSST-like lens bin at z = 4, a histogram's first
+    bin) would otherwise drop to zero in a step just beyond its ends: a shifted n(z) would jump
+    as a grid node crosses the end, at dz = 0 for the last node — a cliff in the likelihood
+    (a ln L step of 0.1–0.4 at dz = 0 in the Stage-IV 3x2pt posterior) that gradient samplers
+    and finite-difference Hessians stumble on. The ramp to zero makes n continuous in dz; at
+    dz = 0 nothing changes where the grid lies within the table.
+    """
+    z = np.asarray(z_table, np.float64)
+    zp = np.concatenate([[z[0] - (z[1] - z[0])], z, [z[-1] + (z[-1] - z[-2])]])
+    t = np.asarray(table, np.float64)
+    pad = np.zeros((t.shape[0], 1))
+    return np.concatenate([pad, t, pad], axis=1), zp
+
+
 def _shifted_nz(table: np.ndarray, z_table: np.ndarray, grid: np.ndarray, weights: np.ndarray,
                 dz: Array, dtype: Any) -> Array:
     """n_i(z − dz_i) of ``table`` ``(n_bins, n_z_table)`` on the integration ``grid``, linear
-    interpolation (zero outside the table), normalised to Σ weights · n = 1: ``(n_bins, n_z)``."""
-    zt = jnp.asarray(z_table, dtype)
+    interpolation, going linearly to zero over one table spacing beyond the table's ends (see
+    :func:`_padded_table`), normalised to Σ weights · n = 1: ``(n_bins, n_z)``."""
+    padded, zp = _padded_table(table, z_table)
+    zt = jnp.asarray(zp, dtype)
     g = jnp.asarray(grid, dtype)
 
     def one(row, shift):
         return jnp.interp(g - shift, zt, row, left=0.0, right=0.0)
 
-    nz = jax.vmap(one)(jnp.asarray(table, dtype), dz)
+    nz = jax.vmap(one)(jnp.asarray(padded, dtype), dz)
     norm = nz @ jnp.asarray(weights, dtype)
     return nz / norm[:, None]
 
@@ -145,16 +165,25 @@ def _shifted_nz_cubic(coeffs: np.ndarray, z_table: np.ndarray, grid: np.ndarray,
     zt = jnp.asarray(z_table, dtype)
     g = jnp.asarray(grid, dtype)
     n = z_table.size
+    h_lo, h_hi = float(z_table[1] - z_table[0]), float(z_table[-1] - z_table[-2])
+    # each row's value at the last node: the last segment's cubic at its end
+    last = np.asarray(coeffs)[:, -1, :]
+    ends = jnp.asarray(((last[:, 0] * h_hi + last[:, 1]) * h_hi + last[:, 2]) * h_hi
+                       + last[:, 3], dtype)
 
-    def one(c, shift):
+    def one(c, end, shift):
         x = g - shift
         k = jnp.clip(jnp.searchsorted(zt, x, side="right") - 1, 0, n - 2)
         t = x - zt[k]
         ck = c[k]  # (n_z, 4)
         val = ((ck[:, 0] * t + ck[:, 1]) * t + ck[:, 2]) * t + ck[:, 3]
-        return jnp.where((x >= zt[0]) & (x <= zt[-1]), val, 0.0)
+        # beyond the ends: linearly to zero over one spacing (continuous in dz, as
+        # _shifted_nz); the spline's end values are the table's
+        below = c[0, 3] * jnp.clip(1.0 - (zt[0] - x) / h_lo, 0.0, 1.0)
+        above = end * jnp.clip(1.0 - (x - zt[-1]) / h_hi, 0.0, 1.0)
+        return jnp.where(x < zt[0], below, jnp.where(x > zt[-1], above, val))
 
-    nz = jax.vmap(one)(jnp.asarray(coeffs, dtype), dz)
+    nz = jax.vmap(one)(jnp.asarray(coeffs, dtype), ends, dz)
     norm = nz @ jnp.asarray(weights, dtype)
     return nz / norm[:, None]
 
