@@ -143,3 +143,31 @@ def test_input_checks():
         sbi.train("nle", theta[:-1], x, prior)
     with pytest.raises(ConfigError, match="options"):
         sbi.train("nle", theta, x, prior, options={"wdith": 3})
+
+
+def test_cli_posterior_then_evidence(nle, tmp_path):
+    """`cosmoemu sbi posterior` writes GetDist-readable chains; `cosmoemu evidence` reads them."""
+    from click.testing import CliRunner
+
+    from cosmoemu.cli import main
+
+    sbi.save_estimator(nle[1.0], tmp_path / "nle")
+    (tmp_path / "nle.yaml").write_text(
+        "method: nle\nprior: {theta: {shape: 2, prior: {dist: norm, loc: 0.0, scale: 1.0}}}\n"
+        "output: nle\n")
+    x = np.array([0.5, -1.0])
+    np.savetxt(tmp_path / "obs.txt", x)
+    runner = CliRunner()
+    out = runner.invoke(main, ["sbi", "posterior", str(tmp_path / "nle.yaml"), "--observed",
+                               str(tmp_path / "obs.txt")])
+    assert out.exit_code == 0, out.output
+    root = tmp_path / "nle.posterior"
+    res = runner.invoke(main, ["evidence", str(root), "--no-progress", "--json",
+                               str(tmp_path / "z.json")])
+    assert res.exit_code == 0, res.output
+    ln_z = json.loads((tmp_path / "z.json").read_text())["ln_z"]
+    assert abs(ln_z - float(sbi.linear_gaussian_ln_z(x, 1.0))) < 0.25
+    from getdist import loadMCSamples
+
+    samples = loadMCSamples(str(root), settings={"ignore_rows": 0})
+    np.testing.assert_allclose(samples.getMeans()[:2], x / 2, atol=0.15)
