@@ -51,6 +51,8 @@ _LAZY = {
     # `evidence` function), so the function and the module are one object in every import order
     "evidence": None,
     "bayes_factor": "cosmoemu.evidence",
+    # simulation-based inference (the subpackage)
+    "sbi": None,
 }
 
 __all__ = ["__version__", *_LAZY]
@@ -59,6 +61,8 @@ __all__ = ["__version__", *_LAZY]
 def __getattr__(name: str) -> Any:
     if name == "evidence":
         return importlib.import_module("cosmoemu.evidence")  # binds cosmoemu.evidence itself
+    if name == "sbi":
+        return importlib.import_module("cosmoemu.sbi")
     if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value

@@ -15,6 +15,7 @@ from .data._cli import generate
 from .emulator._cli import train, validate
 from .evidence._cli import evidence
 from .inference._cli import demo, sample
+from .sbi._cli import sbi
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -30,7 +31,7 @@ def main(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
-for _command in (demo, generate, train, validate, sample, evidence):
+for _command in (demo, generate, train, validate, sample, evidence, sbi):
     main.add_command(_command)
 
 

@@ -34,8 +34,10 @@ class BayesFactor:
 
 
 def _ln_z(value: EvidenceResult | tuple[float, float], name: str) -> tuple[float, float]:
-    if isinstance(value, EvidenceResult):
-        return value.ln_z, value.ln_z_err
+    if isinstance(value, EvidenceResult) or (hasattr(value, "ln_z")
+                                             and hasattr(value, "ln_z_err")):
+        # EvidenceResult, or any result with both (cosmoemu.sbi.SBIEvidence)
+        return float(value.ln_z), float(value.ln_z_err)
     try:
         ln_z, err = (float(v) for v in value)
     except (TypeError, ValueError) as exc:
@@ -61,7 +63,8 @@ def bayes_factor(
     where :math:`Z` underflows float64) give a finite answer.
 
     Args:
-        a, b: evidence results, or ``(ln_z, ln_z_err)`` pairs.
+        a, b: evidence results (anything with ``ln_z`` and ``ln_z_err``, such as
+            :class:`cosmoemu.sbi.SBIEvidence`), or ``(ln_z, ln_z_err)`` pairs.
 
     Returns:
         :class:`BayesFactor`.
