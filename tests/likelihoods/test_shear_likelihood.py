@@ -52,6 +52,26 @@ def test_chi2_against_the_fixture_covariance(run):
     assert float(post.loglike(jnp.asarray([run.reference[n] for n in post.sampled]))) > -1e-3
 
 
+def test_w0wa_config_has_39_parameters_and_its_lcdm_limit_is_the_lcdm_likelihood(run):
+    """examples/euclid_like_shear_w0wa.yaml: 39 parameters; its mock is the ΛCDM one, so at
+    w0 = −1, wa = 0 the two likelihoods agree to the emulators' accuracy (χ² ≪ 1)."""
+    w0wa = load_run_config(ROOT / "examples" / "euclid_like_shear_w0wa.yaml")
+    post = w0wa.posterior
+    assert post.ndim == 39
+    assert {"w0", "wa"} <= set(post.sampled)
+    point = dict(run.reference)
+    point.update({"omega_cdm": 0.1215, "ln10^{10}A_s": 3.04})
+    chi2_lcdm = -2.0 * float(run.posterior.loglike(
+        jnp.asarray([point[n] for n in run.posterior.sampled])))
+    x = jnp.asarray([{**point, "w0": -1.0, "wa": 0.0}[n] for n in post.sampled])
+    chi2_w0wa = -2.0 * float(post.loglike(x))
+    assert chi2_lcdm > 10
+    assert abs(chi2_w0wa - chi2_lcdm) < 1.0
+    # w0 moves the spectra: a detectable shift
+    x_far = jnp.asarray([{**point, "w0": -0.9, "wa": 0.0}[n] for n in post.sampled])
+    assert -2.0 * float(post.loglike(x_far)) > chi2_w0wa + 10
+
+
 def test_outside_the_emulator_box_is_minus_inf(run):
     post = run.posterior
     lik = post.likelihoods[0]
