@@ -8,7 +8,6 @@ the training history and the SHA-256 of the npz. Loading rebuilds the network fr
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -18,6 +17,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..emulator._io import _sha256
+from ..emulator._io import model_paths as _paths
 from ..evidence._whiten import Whitening
 from ._estimator import Estimator, Regression
 from ._nets import NetConfig, template
@@ -30,16 +31,6 @@ SCHEMA_VERSION = 1
 
 class EstimatorFileError(ValueError):
     """An estimator file is missing, corrupt, or of another format or version."""
-
-
-def _paths(path: str | os.PathLike) -> tuple[Path, Path]:
-    p = Path(path)
-    stem = p.with_suffix("") if p.suffix in (".npz", ".json") else p
-    return stem.with_name(stem.name + ".npz"), stem.with_name(stem.name + ".json")
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _arrays(tree) -> list[np.ndarray]:
