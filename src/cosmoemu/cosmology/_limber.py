@@ -34,10 +34,10 @@ ln(1 + z/0.2) from 0 to z_max (the tables' last redshift, at most the emulators'
 points (default 160, trapezoid rule; the inner lensing integral on the same grid, exact
 trapezoid). Source n(z) tables are interpolated linearly (and shifted) onto that grid and
 renormalised (beyond a table's ends n goes linearly to zero over one table spacing, so that a
-table with non-zero end values stays continuous in dz); lens tables by a cubic spline: clustering is quadratic in n(z), and the linear
-interpolant of a table at Δz = 0.01 lowers ∫ n² by ~(Δz²/6) ∫ n'² / ∫ n², 1–2e-3 for the
-LSST-like lens bins (edges smoothed by σ_z = 0.03 (1 + z)), where shear, linear in n, is
-unaffected. ln P is taken from the
+table with non-zero end values stays continuous in dz); lens tables by a cubic spline:
+clustering is quadratic in n(z), and the linear interpolant of a table at Δz = 0.01 lowers
+∫ n² by ~(Δz²/6) ∫ n'² / ∫ n², 1–2e-3 for the LSST-like lens bins (edges smoothed by
+σ_z = 0.03 (1 + z)), where shear, linear in n, is unaffected. ln P is taken from the
 emulators' own (z, k) grid (21 z, 400 ln k), splined in z onto the integration grid once per
 call, and interpolated in ln k at k = (ℓ + ½)/χ by a local cubic (Catmull–Rom); beyond the
 emulators' k_max = 10/Mpc ln P continues linearly in ln k (it matters only at the lowest z of
