@@ -86,7 +86,12 @@ def test_save_load_round_trip(nle, tmp_path):
     assert meta["seed"] == 0 and meta["n_simulations"] == N_SIMS and meta["members"] == 4
     assert meta["prior"] == sbi.linear_gaussian_prior(D, 1.0)
     assert meta["config"]["ensemble"] == 4 and meta["theta_dim"] == D == meta["x_dim"]
+    # each member has its own linear stage, fitted on its own bootstrap resample
+    reg = est.regression
+    assert reg.coef.shape == (4, D, D) and reg.log_det.shape == (4,)
+    assert np.ptp(reg.log_det) > 0 and np.ptp(reg.coef[:, 0, 0]) > 0
     back = sbi.load_estimator(tmp_path / "nle.json")
+    np.testing.assert_array_equal(back.regression.coef, reg.coef)
     theta, x = sbi.linear_gaussian_simulations(50, D, 1.0, seed=5)
     np.testing.assert_array_equal(np.asarray(back.log_prob(theta, x)),
                                   np.asarray(est.log_prob(theta, x)))

@@ -20,13 +20,14 @@ import numpy as np
 from ..emulator._io import _sha256
 from ..emulator._io import model_paths as _paths
 from ..evidence._whiten import Whitening
-from ._estimator import Estimator, Regression
+from ._estimator import Estimator, Regression, stack_regressions
 from ._nets import NetConfig, template
 
 __all__ = ["EstimatorFileError", "load_estimator", "save_estimator"]
 
 FORMAT = "cosmoemu-sbi-estimator"
-SCHEMA_VERSION = 1
+#: 2: one linear stage (regression) per ensemble member, ``(K, ...)`` arrays
+SCHEMA_VERSION = 2
 
 
 class EstimatorFileError(ValueError):
@@ -54,16 +55,16 @@ def save_estimator(est: Estimator, path: str | os.PathLike) -> tuple[Path, Path]
         arrays[f"{name}_whitening/mean"] = np.asarray(w.mean, np.float64)
         arrays[f"{name}_whitening/inv_chol"] = np.asarray(w.inv_chol, np.float64)
     if est.regression is not None:
-        for name in ("coef", "intercept", "inv_chol"):
-            arrays[f"regression/{name}"] = np.asarray(getattr(est.regression, name), np.float64)
+        reg = est.regression if est.regression.stacked else stack_regressions(
+            [est.regression] * est.n_members)
+        for name in ("coef", "intercept", "inv_chol", "log_det"):
+            arrays[f"regression/{name}"] = np.asarray(getattr(reg, name), np.float64)
     tmp = npz.with_name(npz.name + ".tmp.npz")
     np.savez(tmp, **arrays)
     os.replace(tmp, npz)
     manifest = {"format": FORMAT, "schema_version": SCHEMA_VERSION, **est.summary(),
                 "whitening_log_det": {"theta": est.theta_whitening.log_det,
                                       "x": est.x_whitening.log_det},
-                "regression_log_det": (None if est.regression is None
-                                       else est.regression.log_det),
                 "npz_sha256": _sha256(npz)}
     js.write_text(json.dumps(manifest, indent=1))
     return npz, js
@@ -131,10 +132,14 @@ def load_estimator(path: str | os.PathLike) -> Estimator:
                              inv_chol=arrays[f"{name}_whitening/inv_chol"],
                              log_det=float(meta["whitening_log_det"][name]))
     regression = None
-    if meta.get("regression_log_det") is not None:
+    if meta.get("regression"):
         regression = Regression(*(arrays[f"regression/{k}"] for k in
-                                  ("coef", "intercept", "inv_chol")),
-                                log_det=float(meta["regression_log_det"]))
+                                  ("coef", "intercept", "inv_chol", "log_det")))
+        k = int(meta["members"])
+        if regression.coef.shape != (k, n, d) or regression.log_det.shape != (k,):
+            raise EstimatorFileError(f"regression arrays of shape {regression.coef.shape}, "
+                                     f"{regression.log_det.shape}; expected ({k}, {n}, {d}), "
+                                     f"({k},)")
     return Estimator(
         method=method, names=tuple(meta["names"]), prior=meta["prior"],
         theta_whitening=ws["theta"], x_whitening=ws["x"], params=params, static=static,

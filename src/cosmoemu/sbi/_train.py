@@ -32,7 +32,7 @@ import optax
 from .._errors import ConfigError
 from .._fitting import EarlyStopping, FitState, fit
 from ..evidence._whiten import fit_whitening
-from ._estimator import Estimator, fit_regression
+from ._estimator import Estimator, fit_regression, stack_regressions
 from ._nets import METHODS, NetConfig, build, log_q, logit, template
 from ._prior import parse_prior, plain_prior
 
@@ -172,10 +172,10 @@ def train(
     tw, xw = fit_whitening(theta), fit_whitening(x)
     t_w = tw.apply(theta).astype(np.float32)
     x_w = xw.apply(x).astype(np.float32)
-    regression = None
-    if method == "nle" and config.linear:
-        regression = fit_regression(xw.apply(x), tw.apply(theta))
-        x_w = regression.apply(xw.apply(x), tw.apply(theta)).astype(np.float32)
+    linear = method == "nle" and bool(config.linear)
+    if linear:
+        xw64, tw64 = xw.apply(x), tw.apply(theta)
+    regressions = []
     a_all, c_all = (x_w, t_w) if method == "nle" else (t_w, x_w)
     D, N = theta.shape[1], x.shape[1]
     _, static = template(method, config, D, N, seed)
@@ -187,6 +187,11 @@ def train(
         val, tr = perm[:n_val], perm[n_val:]
         if config.bootstrap:
             tr = tr[rng.integers(0, n_train, n_train)]
+        if linear:
+            # the member's own linear stage, fitted on its own (resampled) simulations
+            reg = fit_regression(xw64[tr], tw64[tr])
+            regressions.append(reg)
+            a_all = reg.apply(xw64, tw64).astype(np.float32)
         a_tr, c_tr = jnp.asarray(a_all[tr]), jnp.asarray(c_all[tr])
         a_val, c_val = jnp.asarray(a_all[val]), jnp.asarray(c_all[val])
         params = build(method, config, D, N, seed, k)
@@ -225,5 +230,5 @@ def train(
         method=method, names=names, prior=spec, theta_whitening=tw, x_whitening=xw,
         params=stacked, static=static, config=config, seed=int(seed), n_simulations=int(n),
         history=tuple(history), fit_seconds=time.perf_counter() - start,
-        regression=regression,
+        regression=stack_regressions(regressions) if linear else None,
     )
