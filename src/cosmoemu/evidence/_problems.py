@@ -32,6 +32,7 @@ import math
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.linalg import solve_triangular
 from scipy.special import log_ndtr
 
@@ -50,6 +51,15 @@ class AnalyticProblem(NamedTuple):
     samples: np.ndarray
     log_posterior: np.ndarray
     ln_z: float
+
+
+def linear_gaussian_ln_z(x_obs: ArrayLike, prior_sigma: float = 1.0) -> np.ndarray:
+    """Exact :math:`\\ln Z` of the linear Gaussian model (x = θ + N(0, 1), θ ~ N(0, s²) per
+    component) for data ``x_obs`` ``(..., dim)`` → ``(...)``:
+    Σ_i [−x_i²/(2(1 + s²)) − ½ ln(2π(1 + s²))]."""
+    x = np.asarray(x_obs, dtype=np.float64)
+    v = 1.0 + prior_sigma**2
+    return np.sum(-0.5 * x**2 / v - 0.5 * np.log(2 * np.pi * v), axis=-1)
 
 
 def linear_gaussian(
@@ -83,7 +93,7 @@ def linear_gaussian(
         -0.5 * np.sum((data - theta) ** 2, axis=-1) - 0.5 * dim * np.log(2 * np.pi) + ln_l_offset
     )
     log_prior = -0.5 * np.sum(theta**2, axis=-1) / s2 - 0.5 * dim * np.log(2 * np.pi * s2)
-    ln_z = float(np.sum(-0.5 * data**2 / (1 + s2) - 0.5 * np.log(2 * np.pi * (1 + s2))))
+    ln_z = float(linear_gaussian_ln_z(data, prior_sigma))
     return AnalyticProblem(theta, log_like + log_prior, ln_z + ln_l_offset)
 
 

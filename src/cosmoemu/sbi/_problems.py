@@ -14,7 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike
+
+from ..evidence._problems import linear_gaussian_ln_z
 
 __all__ = ["linear_gaussian_ln_z", "linear_gaussian_prior", "linear_gaussian_simulations"]
 
@@ -33,10 +34,3 @@ def linear_gaussian_simulations(n: int, dim: int, prior_sigma: float = 1.0, seed
     rng = np.random.default_rng(seed)
     theta = prior_sigma * rng.standard_normal((n, dim))
     return theta, theta + rng.standard_normal((n, dim))
-
-
-def linear_gaussian_ln_z(x_obs: ArrayLike, prior_sigma: float = 1.0) -> np.ndarray:
-    """Exact :math:`\\ln Z` of data ``x_obs`` ``(..., dim)`` → ``(...)``."""
-    x = np.asarray(x_obs, dtype=np.float64)
-    v = 1.0 + prior_sigma**2
-    return np.sum(-0.5 * x**2 / v - 0.5 * np.log(2 * np.pi * v), axis=-1)
