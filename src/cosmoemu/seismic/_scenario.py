@@ -56,8 +56,10 @@ class Scenario:
         nt: samples per trace; dt: sampling interval, s; t0: first time, s.
         box: ``{"x": (lo, hi), "y": ..., "depth": ...}`` in km.
         n_fft: FFT length (with padding); f_max: highest computed frequency, Hz.
-        dk: wavenumber spacing, 1/km; n_bands: frequency bands, each with its own k_max.
-        k_floor: K in k_max = max(K / z_min, w / c_min + k_extra); z_min in km.
+        dk: largest wavenumber spacing, 1/km; n_bands: equal-width frequency bands, each with
+            its own k_max = w_top / c_min + k_extra.
+        k_floor: K of the floor K / z_min the scenario states for k_max; z_min in km (both read,
+            not applied by the simulator: the shared reference event was computed without it).
         c_min: km/s; k_extra: 1/km.
         sigma: white-noise standard deviation, mm.
         raw: the JSON as read.

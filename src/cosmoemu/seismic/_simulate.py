@@ -6,15 +6,21 @@ For a hypocentre (x, y, depth) in km the traces are computed exactly as the scen
 1. velocity spectra ``V(w)`` from :func:`pyprop8.compute_spectra` at the complex frequencies
    ``w_j = 2 pi f_j - i alpha`` for the rfft frequencies ``f_j <= f_max`` of an ``n_fft``-point
    FFT at ``dt``, ``alpha = ln 10 / ((n_fft - 1) dt)``;
-2. wavenumbers on a fixed trapezoid grid per frequency band: the computed frequencies are split
-   into ``n_bands`` consecutive bands, each integrated over ``[0, k_max]`` with spacing ``dk``,
+2. wavenumbers on a fixed trapezoid grid per frequency band: ``[0, f_max]`` is cut into
+   ``n_bands`` bands of equal width (a frequency on an edge goes to the upper band, ``f_max`` to
+   the last; 10 bands of 10 frequencies and a last of 11 for the packaged scenario), and each
+   band is integrated over ``[0, k_max]`` with ``ceil(k_max / dk)`` equal steps (spacing at most
+   ``dk``),
 
    .. math::
 
-       k_{max} = \\max(K / z_{min},\\; w_{top} / c_{min} + k_{extra})
+       k_{max} = w_{top} / c_{min} + k_{extra}
 
-   at the band's top angular frequency ``w_top`` (the grid does not depend on the hypocentre,
-   so the traces are smooth in it);
+   at the band's highest computed real angular frequency ``w_top`` (the grid does not depend on
+   the hypocentre, so the traces are smooth in it). The scenario also states a floor
+   ``K / z_min`` (5 /km for the packaged one); the shared reference event was computed without
+   it (with this rule its traces are reproduced to ~1e-15), so it is not applied:
+   :attr:`Scenario.k_floor` and :attr:`Scenario.z_min` are read but unused here;
 3. the source spectrum: pyprop8's cosine pulse delayed by its half-width (a causal Hann
    moment-rate pulse) times the cosine low-pass ``clp_filter`` (exactly 0 above ``f1``);
 4. exact integration to displacement: ``W = irfft(V S / (i w)) / dt`` and
@@ -33,7 +39,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .._errors import OutOfBoxError
-from ._scenario import PARAMETERS, Scenario, load_scenario
+from ._scenario import PARAMETERS, Scenario, ScenarioError, load_scenario
 
 __all__ = ["Simulator", "simulate"]
 
@@ -67,12 +73,21 @@ class Simulator:
         self._index = np.flatnonzero(freqs <= sc.f_max)  # computed frequencies
         self._omega = 2 * np.pi * freqs[self._index] - 1j * sc.alpha
         self._bands = []
-        for band in np.array_split(np.arange(self._index.size), sc.n_bands):
+        # equal-width bands in frequency; the tolerance keeps a frequency on an edge in the
+        # upper band whatever the rounding of f * n_bands / f_max
+        which = np.floor(freqs[self._index] * sc.n_bands / sc.f_max + 1e-9).astype(int)
+        which = np.minimum(which, sc.n_bands - 1)
+        for b in range(sc.n_bands):
+            band = np.flatnonzero(which == b)
             if band.size == 0:
                 continue
             w_top = 2 * np.pi * freqs[self._index[band[-1]]]
-            k_max = max(sc.k_floor / sc.z_min, w_top / sc.c_min + sc.k_extra)
-            nk = int(round(k_max / sc.dk)) + 1
+            k_max = w_top / sc.c_min + sc.k_extra
+            if k_max <= 0:
+                raise ScenarioError(sc.source_file, "numerics.k_extra_per_km",
+                                    f"gives k_max = {k_max:g} /km <= 0 for the band at "
+                                    f"{w_top / (2 * np.pi):g} Hz")
+            nk = max(2, int(np.ceil(k_max / sc.dk - 1e-9)) + 1)
             self._bands.append((band, {"kmin": 0.0, "kmax": k_max, "nk": nk}))
         w0, w1 = (2 * np.pi * f for f in sc.lowpass_hz)
         hw = sc.stf_half_width
