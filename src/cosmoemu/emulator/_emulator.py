@@ -82,7 +82,9 @@ class Emulator(eqx.Module):
         input_transform: standardisation of the inputs (``encode``: physical -> network).
         output_transforms: steps from network output to physical units, in order.
         parameters: input names, in the order of the last axis of an array input.
-        kind: ``"dense"`` (network outputs every mode) or ``"pca"`` (PCA coefficients).
+        kind: ``"dense"`` (network outputs every mode), ``"pca"`` (PCA coefficients) or
+            ``"azimuthal"`` (seismograms of a point source in a layered medium: the network
+            gives azimuthal-order kernels of distance and depth, see :attr:`structure`).
         region: ``None``, or an ellipsoid inside the box where the emulator is valid (a
             local emulator of a posterior region); see :attr:`region`.
 
@@ -102,6 +104,9 @@ class Emulator(eqx.Module):
     _meta: str = eqx.field(static=True)
     # optional ellipsoid: (centre, whitening matrix L^-1 with cov = L L^T, radius), static
     _region: tuple | None = eqx.field(static=True, default=None)
+    # kind "azimuthal" only: canonical JSON of its geometry (receivers, feature scalings), see
+    # cosmoemu.emulator._azimuthal
+    _structure: str | None = eqx.field(static=True, default=None)
 
     # Identity hash and equality (Equinox would hash the arrays and fail), so that a bound
     # method is hashable and `jax.jit(emu.predict)` works with the emulator as a constant.
@@ -135,6 +140,12 @@ class Emulator(eqx.Module):
         c = jnp.asarray(np.array(center), x.dtype)
         w = jnp.asarray(np.array(whiten), x.dtype)
         return jnp.sqrt(jnp.sum(((x - c) @ w.T) ** 2, axis=-1))
+
+    @property
+    def structure(self) -> dict[str, Any] | None:
+        """Kind ``"azimuthal"``: its geometry (``receivers`` ``(n, 2)``, ``n_times``, feature
+        scalings, ``output_scale``); None for the other kinds."""
+        return None if self._structure is None else dict(_parse_json(self._structure))
 
     @property
     def axes(self) -> tuple[Axis, ...]:
@@ -368,6 +379,10 @@ class Emulator(eqx.Module):
 
     def _forward(self, x: Array) -> Array:
         """Network and transforms, no box handling. ``x``: ``(..., n_params)`` physical."""
+        if self._structure is not None:
+            from ._azimuthal import azimuthal_forward
+
+            return azimuthal_forward(self.network, _parse_json(self._structure), x)
         z = self.input_transform.encode_jax(x)
         y = decode_chain(self.output_transforms, self.network(z), x)
         shape = self.output_shape
@@ -448,6 +463,7 @@ def make_emulator(
     quantity: str | Mapping[str, str] | None = None,
     metadata: Mapping[str, Any] | None = None,
     region: Mapping[str, Any] | None = None,
+    structure: Mapping[str, Any] | None = None,
 ) -> Emulator:
     """Assemble an :class:`Emulator` from its parts (used by training and loading).
 
@@ -461,6 +477,8 @@ def make_emulator(
         metadata: JSON-able record (training, accuracy, description...).
         region: ``{"center": {name: value} or [values], "covariance": (n, n), "radius": r}``, an
             ellipsoid of validity inside the box (checked like the box), or None.
+        structure: kind ``"azimuthal"`` only (required there): its geometry, see
+            :func:`cosmoemu.emulator._azimuthal.check_structure`.
 
     Raises:
         ValueError: inconsistent box, region, axes, or array shapes (the network, the input
@@ -478,13 +496,32 @@ def make_emulator(
         raise ValueError("give the output labels as modes (one axis) or as axes, not both")
     axes_t = as_axes([Axis(mode_label, tuple(np.asarray(modes).tolist()))] if axes is None
                      else axes)
-    n_out = output_size(network, tuple(output_transforms))
     shape = tuple(len(a) for a in axes_t)
+    structure_t = None
+    if (kind == "azimuthal") != (structure is not None):
+        raise ValueError("kind 'azimuthal' needs a structure, and only it takes one")
+    if structure is not None:
+        from ._azimuthal import check_structure, n_kernel_outputs
+
+        checked = check_structure(structure)
+        n_rec, n_t = len(checked["receivers"]), checked["n_times"]
+        if shape != (n_rec, 3, n_t) or output_transforms or network.input_degree != 1:
+            raise ValueError(f"an azimuthal emulator has outputs (receiver, component, time) = "
+                             f"({n_rec}, 3, {n_t}) and no output transforms; got axes {shape}")
+        if network.sizes[0] != 2 or network.sizes[-1] != n_kernel_outputs(checked):
+            raise ValueError(f"an azimuthal emulator's network maps 2 inputs to "
+                             f"{n_kernel_outputs(checked)} kernels; got sizes {network.sizes}")
+        if len(parameters) != 3:
+            raise ValueError(f"an azimuthal emulator takes (east, north, depth), got {parameters}")
+        structure_t = json.dumps(checked, sort_keys=True)
+    n_out = (math.prod(shape) if structure is not None
+             else output_size(network, tuple(output_transforms)))
     if n_out != math.prod(shape):
         raise ValueError(f"the network and output transforms give {n_out} outputs; the axes "
                          f"{', '.join(f'{a.name} ({len(a)})' for a in axes_t)} hold "
                          f"{math.prod(shape)}")
-    n_in = n_polynomial_features(len(parameters), network.input_degree)
+    n_in = (network.sizes[0] if structure is not None
+            else n_polynomial_features(len(parameters), network.input_degree))
     if network.sizes[0] != n_in or np.shape(input_transform.shift) != (len(parameters),):
         raise ValueError(f"the network takes {network.sizes[0]} inputs and the input "
                          f"standardisation {np.shape(input_transform.shift)}; {len(parameters)} "
@@ -506,6 +543,7 @@ def make_emulator(
         _box=box_t,
         _meta=json.dumps(meta, sort_keys=True),
         _region=region_t,
+        _structure=structure_t,
     )
 
 

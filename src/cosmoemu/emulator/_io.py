@@ -156,6 +156,7 @@ def save_emulator(emulator: Emulator, path: str | os.PathLike, **extra: Any) -> 
         "network": {"sizes": list(net.sizes), "activation": net.activation,
                     **({"input_degree": net.input_degree} if net.input_degree != 1 else {})},
         **({"region": emulator.region} if emulator.region is not None else {}),
+        **({"structure": emulator.structure} if emulator.structure is not None else {}),
         "input_transform": in_spec,
         "output_transforms": out_specs,
         "arrays": {k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in arrays.items()},
@@ -335,6 +336,7 @@ def read_emulator(path: str | os.PathLike) -> Emulator:
             quantity=quantity,
             metadata=meta,
             region=manifest.get("region"),
+            structure=manifest.get("structure"),
         )
     except (ValueError, KeyError, TypeError) as err:
         raise ModelFileError(f"'{json_path}': {err}") from err

@@ -508,6 +508,11 @@ def train_from_config(
     from ..data import open_store
 
     raw = dict(config) if isinstance(config, Mapping) else load_yaml(config)
+    if isinstance(raw.get("emulator"), Mapping) and raw["emulator"].get("kind") == "azimuthal":
+        from ._azimuthal import train_azimuthal_from_config
+
+        return train_azimuthal_from_config(raw, store=None if store is None else str(store),
+                                           overwrite_package=overwrite_package)
     cfg = parse_train_config(raw, Path.cwd())
     _check_output(cfg.output.path, overwrite_package)
     data = cfg.data if store is None else dataclasses.replace(cfg.data, store=Path(store))
