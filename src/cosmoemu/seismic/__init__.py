@@ -14,6 +14,7 @@ Training sets: ``cosmoemu generate examples/generate_seismic.yaml`` (the ``pypro
 """
 
 from ._backend import PyProp8Backend
+from ._plots import plot_hypocentre, plot_traces
 from ._scenario import (
     DEFAULT_SCENARIO,
     PARAMETERS,
@@ -31,5 +32,7 @@ __all__ = [
     "ScenarioError",
     "Simulator",
     "load_scenario",
+    "plot_hypocentre",
+    "plot_traces",
     "simulate",
 ]
