@@ -337,7 +337,10 @@ class _Core(eqx.Module):
         return _centre(s, self.p_mean, self.p_std, self.r_scale)
 
     def from_p(self, p: jax.Array) -> jax.Array:
-        return self.low + (self.high - self.low) * p
+        # float32 rounding can put lo + (hi - lo) p on the edge: keep draws strictly inside
+        lo_in = jnp.nextafter(self.low, self.high)
+        hi_in = jnp.nextafter(self.high, self.low)
+        return jnp.clip(self.low + (self.high - self.low) * p, lo_in, hi_in)
 
 
 @eqx.filter_jit
