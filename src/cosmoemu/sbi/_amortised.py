@@ -67,6 +67,7 @@ class AmortisedConfig:
         reg_epochs: regression epochs (cosine learning-rate decay over them; the weights of
             the best validation loss are kept).
         reg_learning_rate: peak Adam learning rate of the regression.
+        reg_weight_decay: decoupled weight decay of the regression (AdamW); 0: Adam.
         flow: ``"coupling"`` or ``"maf"`` (masked autoregressive), flowjax.
         spline_knots: 0: affine transformers; > 0: rational-quadratic splines with this many
             knots on ``[-spline_interval, spline_interval]``.
@@ -85,6 +86,7 @@ class AmortisedConfig:
     reg_depth: int = 3
     reg_epochs: int = 400
     reg_learning_rate: float = 1e-3
+    reg_weight_decay: float = 0.0
     flow: str = "coupling"
     spline_knots: int = 0
     spline_interval: float = 6.0
@@ -117,7 +119,7 @@ class AmortisedConfig:
                     typ is int and not float(value).is_integer()):
                 raise ConfigError(f"options.{name}", f"expected a number, got {value!r}")
             value = typ(value)
-            low_ok = value >= 0 if name == "spline_knots" else value > 0
+            low_ok = value >= 0 if name in ("spline_knots", "reg_weight_decay") else value > 0
             frac = name in ("flow_fraction", "validation_fraction")
             if not low_ok or (frac and value >= 1):
                 raise ConfigError(f"options.{name}",
@@ -468,7 +470,8 @@ def train_amortised(theta: Any, x_clean: Any, low: Any, high: Any, sigma: float,
     cval_noisy = cval + noise_w * jr.normal(kv, cval.shape)         # fixed validation noise
     steps = len(reg_idx) // batch
     sched = optax.cosine_decay_schedule(config.reg_learning_rate, config.reg_epochs * steps)
-    opt = optax.adam(sched)
+    opt = (optax.adamw(sched, weight_decay=config.reg_weight_decay)
+           if config.reg_weight_decay else optax.adam(sched))
 
     def reg_loss(p, c, t):
         pred = jax.vmap(eqx.combine(p, ms))(c)
