@@ -200,6 +200,11 @@ def main() -> None:
                                    "npe_over_laplace_sd_median": np.median(r, 0).tolist(),
                                    "npe_over_laplace_sd_mean": r.mean(0).tolist()}
         print("NPE sd / emulator Laplace sd (median):", np.round(np.median(r, 0), 3))
+        if Path(args.fisher).is_file():
+            f = np.load(args.fisher)
+            e = _emulator_sd(args.emulator, f["theta"], sc.sigma) / f["sigma_1d"]
+            res["emulator_laplace"]["emulator_over_fd_fisher_sd"] = e.tolist()
+            print("emulator Laplace sd / FD Fisher sd:", np.round(e.mean(0), 3))
 
     # --- time per new event ---------------------------------------------------------------
     t0 = time.perf_counter()

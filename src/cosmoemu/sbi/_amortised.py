@@ -175,19 +175,22 @@ def _centre(s: Any, p_mean: Any, p_std: Any, r: Any) -> tuple[Any, Any]:
     return jnp.log(ph) - jnp.log1p(-ph), ph * (1 - ph) / r
 
 
-def _randomized_pca(x: np.ndarray, k: int, seed: int, power: int = 3
+def _randomized_pca(x: np.ndarray, k: int, seed: int, power: int = 2
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean ``(N,)``, top-``k`` orthonormal directions ``(k, N)`` and singular values ``(k,)``
-    of ``x`` ``(n, N)`` (randomised range finder with power iterations; Halko et al. 2011)."""
+    of ``x`` ``(n, N)`` (randomised range finder with power iterations, Halko et al. 2011; the
+    range in float32, the final small SVD and re-orthonormalisation in float64)."""
     mean = x.mean(axis=0)
-    xc = x - mean
+    xc = (x - mean).astype(np.float32)
     rng = np.random.default_rng(seed)
-    q, _ = np.linalg.qr(xc @ rng.standard_normal((xc.shape[1], min(k + 20, *xc.shape))))
+    omega = rng.standard_normal((xc.shape[1], min(k + 20, *xc.shape)), dtype=np.float32)
+    q, _ = np.linalg.qr(xc @ omega)
     for _ in range(power):
         q, _ = np.linalg.qr(xc.T @ q)
         q, _ = np.linalg.qr(xc @ q)
-    _, s, vt = np.linalg.svd(q.T @ xc, full_matrices=False)
-    return mean, vt[:k], s[:k]
+    _, s, vt = np.linalg.svd((q.T @ xc).astype(np.float64), full_matrices=False)
+    vt, _ = np.linalg.qr(vt[:k].T)          # orthonormal rows to float64 precision
+    return mean, vt.T, s[:k]
 
 
 @dataclass(frozen=True)
