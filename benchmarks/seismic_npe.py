@@ -113,6 +113,13 @@ def main() -> None:
     ap.add_argument("--draws", type=int, default=1000)
     ap.add_argument("--model", default="out/seismic_npe")
     ap.add_argument("--load", action="store_true", help="load --model instead of training")
+    ap.add_argument("--reuse", action="store_true",
+                    help="keep the PCA and regression of --model, train the flow only")
+    ap.add_argument("--save", default=None, help="where to save the model (default --model)")
+    ap.add_argument("--rows", type=int, default=None,
+                    help="use the first ROWS rows of --train (default: all present)")
+    ap.add_argument("--emulator-sd", default="docs/seismic_sbi/emulator_laplace.npz",
+                    help="Laplace sds from benchmarks/seismic_emulator_laplace.py")
     ap.add_argument("--fisher", default="docs/seismic_sbi/fisher_fd.npz")
     ap.add_argument("--emulator", default="/work/data/models_seismic/interim")
     ap.add_argument("--out", default="docs/seismic_sbi")
@@ -125,7 +132,9 @@ def main() -> None:
                  "sigma_mm": sc.sigma}
 
     store = open_store(args.train)
-    theta, x = store.params(), store.load("traces")
+    rows = np.arange(args.rows if args.rows else len(store))
+    theta, x = store.params(rows), store.load("traces", rows)
+    res["train_rows"] = int(len(rows))
     if Path(args.test).is_dir() and len(open_store(args.test)) > 0:
         ts = open_store(args.test)
         t_test, x_test = ts.params(), ts.load("traces")
@@ -137,6 +146,7 @@ def main() -> None:
     res["n_train"] = len(theta)
     print(f"train {len(theta)} simulations; test: {res['test']}", flush=True)
 
+    save = args.save or args.model
     if args.load:
         post = sbi.load_amortised(args.model)
     else:
@@ -144,8 +154,9 @@ def main() -> None:
         post = sbi.train_amortised(theta, x, lo, hi, sc.sigma, names=PARAMETERS,
                                    seed=args.seed, options=json.loads(args.options),
                                    log=lambda m: print(f"[{time.perf_counter() - t0:.0f} s] "
-                                                       f"{m}", flush=True))
-        sbi.save_amortised(post, args.model)
+                                                       f"{m}", flush=True),
+                                   reuse=sbi.load_amortised(args.model) if args.reuse else None)
+        sbi.save_amortised(post, save)
     res["config"] = post.summary()["config"]
     res["fit_seconds"] = post.fit_seconds
     res["fit_seconds_total"] = sum(post.fit_seconds.values())
@@ -191,8 +202,15 @@ def main() -> None:
             "npe_over_fisher_sd_mean": ratios.mean(0).tolist(),
             "npe_mean_rms_err_over_fisher_sd": np.mean(errs, 0).tolist()}
         print("NPE sd / Fisher sd (FD, mean over events):", np.round(ratios.mean(0), 3))
-    emu_sd = _emulator_sd(args.emulator, t_test, sc.sigma) if Path(
-        args.emulator + ".json").exists() or Path(args.emulator).exists() else None
+    emu_sd = None
+    if Path(args.emulator_sd).is_file():
+        e = np.load(args.emulator_sd)
+        if e["theta_test"].shape == t_test.shape and np.allclose(e["theta_test"], t_test):
+            emu_sd = e["sd_test"]
+        else:
+            print(f"{args.emulator_sd} holds other held-out events: not used")
+    elif Path(args.emulator + ".json").exists():
+        emu_sd = _emulator_sd(args.emulator, t_test, sc.sigma)
     if emu_sd is not None:
         r = draws.std(1) / emu_sd
         res["emulator_laplace"] = {"emulator": args.emulator, "events": len(r),
@@ -200,15 +218,14 @@ def main() -> None:
                                    "npe_over_laplace_sd_median": np.median(r, 0).tolist(),
                                    "npe_over_laplace_sd_mean": r.mean(0).tolist()}
         print("NPE sd / emulator Laplace sd (median):", np.round(np.median(r, 0), 3))
-        if Path(args.fisher).is_file():
-            f = np.load(args.fisher)
-            e = _emulator_sd(args.emulator, f["theta"], sc.sigma) / f["sigma_1d"]
-            res["emulator_laplace"]["emulator_over_fd_fisher_sd"] = e.tolist()
-            print("emulator Laplace sd / FD Fisher sd:", np.round(e.mean(0), 3))
+        if Path(args.emulator_sd).is_file() and Path(args.fisher).is_file():
+            ratio = np.load(args.emulator_sd)["sd_fd"] / np.load(args.fisher)["sigma_1d"]
+            res["emulator_laplace"]["emulator_over_fd_fisher_sd"] = ratio.tolist()
+            print("emulator Laplace sd / FD Fisher sd:", np.round(ratio.mean(0), 3))
 
     # --- time per new event ---------------------------------------------------------------
     t0 = time.perf_counter()
-    post2 = sbi.load_amortised(args.model)
+    post2 = sbi.load_amortised(save)
     t_load = time.perf_counter() - t0
     t0 = time.perf_counter()
     np.asarray(post2.sample(xn[0], args.draws, key=0))

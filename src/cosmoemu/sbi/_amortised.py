@@ -407,7 +407,8 @@ def _check_training(theta: Any, x: Any, low: Any, high: Any, sigma: float
 def train_amortised(theta: Any, x_clean: Any, low: Any, high: Any, sigma: float,
                     names: Sequence[str] | None = None, seed: int = 0,
                     options: Mapping[str, Any] | None = None,
-                    log: Any = None) -> AmortisedPosterior:
+                    log: Any = None,
+                    reuse: AmortisedPosterior | None = None) -> AmortisedPosterior:
     r"""Train an amortised posterior from noise-free simulations (module docstring).
 
     Args:
@@ -419,6 +420,9 @@ def train_amortised(theta: Any, x_clean: Any, low: Any, high: Any, sigma: float,
         seed: seeds the PCA, weights, splits, noise realisations and batch orders.
         options: :class:`AmortisedConfig` settings.
         log: a callable taking a string (progress lines), or None.
+        reuse: a posterior trained on the same simulations with the same seed and split
+            settings: its PCA and regression are kept and only the flow is trained (with the
+            flow settings of ``options``).
 
     Returns:
         :class:`AmortisedPosterior`.
@@ -462,6 +466,23 @@ def train_amortised(theta: Any, x_clean: Any, low: Any, high: Any, sigma: float,
     timings["pca"] = time.perf_counter() - t0
     say(f"PCA: {k} components in {timings['pca']:.1f} s")
 
+    if reuse is not None:
+        same = (reuse.n_simulations == n and reuse.seed == seed
+                and reuse.config.flow_fraction == config.flow_fraction
+                and reuse.config.n_components == k)
+        if not same:
+            raise ValueError("reuse: the posterior was trained on other simulations, seed or "
+                             "split settings")
+        keep = ("n_components", "reg_width", "reg_depth", "reg_epochs", "reg_learning_rate",
+                "reg_weight_decay")
+        config = replace(config, **{f: getattr(reuse.config, f) for f in keep})
+        mean, basis, c_scale = reuse.pca_mean, reuse.pca_basis, reuse.c_scale
+        c_all = (x - mean) @ basis.T
+        cw = (c_all / c_scale).astype(np.float32)
+        noise_w = jnp.asarray(sigma / c_scale, jnp.float32)
+        p_mean, p_std = reuse.p_mean, reuse.p_std
+        pw = ((pbox - p_mean) / p_std).astype(np.float32)
+
     mp, ms, fp, fs = _templates(config, d, seed)
     key = jr.key(seed + 1)
 
@@ -497,7 +518,7 @@ def train_amortised(theta: Any, x_clean: Any, low: Any, high: Any, sigma: float,
 
     state = opt.init(mp)
     best, best_loss, reg_hist = mp, np.inf, {"train": [], "val": []}
-    for epoch in range(config.reg_epochs):
+    for epoch in range(0 if reuse is not None else config.reg_epochs):
         key, ke = jr.split(key)
         mp, state, tl, vl = reg_epoch(mp, state, ke)
         tl, vl = float(tl), float(vl)
@@ -507,11 +528,15 @@ def train_amortised(theta: Any, x_clean: Any, low: Any, high: Any, sigma: float,
             best, best_loss = mp, vl
         if epoch % 50 == 0 or epoch == config.reg_epochs - 1:
             say(f"regression epoch {epoch}: train {tl:.5f} val {vl:.5f}")
-    if not np.isfinite(best_loss):
+    if reuse is None and not np.isfinite(best_loss):
         raise ValueError("regression training failed: no finite validation loss")
     mp = best
     reg_hist["best_val"] = best_loss
     timings["regression"] = time.perf_counter() - t0
+    if reuse is not None:
+        mp, reg_hist = reuse.mlp_params, reuse.history["regression"]
+        timings["regression"] = reuse.fit_seconds["regression"]
+        timings["pca"] = reuse.fit_seconds["pca"]
 
     # --- residual scale on the flow's simulations (new to the regression) ----------------
     mlp = eqx.combine(mp, ms)
