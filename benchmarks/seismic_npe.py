@@ -106,7 +106,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--train", default="/work/data/seismic_train")
     ap.add_argument("--test", default="/work/data/seismic_test")
-    ap.add_argument("--holdout", type=int, default=200)
+    ap.add_argument("--holdout", type=int, default=200,
+                    help="without a test store: hold out the last HOLDOUT rows (0: none)")
     ap.add_argument("--options", default="{}", help="AmortisedConfig settings as JSON")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--noise-seed", type=int, default=140)
@@ -139,10 +140,13 @@ def main() -> None:
         ts = open_store(args.test)
         t_test, x_test = ts.params(), ts.load("traces")
         res["test"] = f"{args.test} ({len(ts)} events)"
-    else:
+    elif args.holdout > 0:
         theta, x, t_test, x_test = (theta[:-args.holdout], x[:-args.holdout],
                                     theta[-args.holdout:], x[-args.holdout:])
         res["test"] = f"last {args.holdout} rows of {args.train} (no test store yet)"
+    else:
+        t_test = x_test = None
+        res["test"] = "none (no test store, --holdout 0): train and save only"
     res["n_train"] = len(theta)
     print(f"train {len(theta)} simulations; test: {res['test']}", flush=True)
 
@@ -161,6 +165,9 @@ def main() -> None:
     res["fit_seconds"] = post.fit_seconds
     res["fit_seconds_total"] = sum(post.fit_seconds.values())
     print("fit seconds", post.fit_seconds, flush=True)
+    if t_test is None:
+        print(f"saved {save}; no held-out events to evaluate")
+        return
 
     # --- held-out events ----------------------------------------------------------------
     xn = _noisy(x_test, sc.sigma, args.noise_seed)
