@@ -161,6 +161,7 @@ def main() -> None:
                                                        f"{m}", flush=True),
                                    reuse=sbi.load_amortised(args.model) if args.reuse else None)
         sbi.save_amortised(post, save)
+    res["n_train"] = post.n_simulations         # what the model saw (with --load: its own)
     res["config"] = post.summary()["config"]
     res["fit_seconds"] = post.fit_seconds
     res["fit_seconds_total"] = sum(post.fit_seconds.values())
