@@ -21,7 +21,9 @@ f(\theta_i))` a posterior :math:`q(\theta\mid x)` that costs one network pass pe
          \approx \frac{p - \hat p}{r},
 
    given :math:`s` (:math:`r`: the regression's residual scale in :math:`p`, so that
-   :math:`z = O(1)` everywhere in the box), trained by maximum likelihood on *other*
+   :math:`z = O(1)` everywhere in the box; :math:`\hat p` is clipped to
+   :math:`[r, 1 - r]` in this map, so the scale stays finite at the edges), trained by
+   maximum likelihood on *other*
    simulations than the regression's (a held-out share, ``flow_fraction``), again with fresh
    noise every epoch, so that the residuals it learns are those of new data, not of the
    regression's own training set.
@@ -169,9 +171,11 @@ def _logit_box(theta: Any, lo: Any, hi: Any) -> Any:
 
 
 def _centre(s: Any, p_mean: Any, p_std: Any, r: Any) -> tuple[Any, Any]:
-    """``(logit p_hat, p_hat (1 - p_hat) / r)`` of summaries ``s`` ``(..., D)``: the affine map
-    ``z = (u - m) a`` of the module docstring."""
-    ph = jnp.clip(p_mean + p_std * s, _EPS, 1 - _EPS)
+    """``(logit p_c, p_c (1 - p_c) / r)`` of summaries ``s`` ``(..., D)``: the affine map
+    ``z = (u - m) a`` of the module docstring, with ``p_c`` the estimate ``p_hat`` kept one
+    residual scale ``r`` away from the box's edges (closer, the local scale would shrink to 0
+    and a unit step in ``z`` would jump across the box)."""
+    ph = jnp.clip(p_mean + p_std * s, r, 1 - r)
     return jnp.log(ph) - jnp.log1p(-ph), ph * (1 - ph) / r
 
 

@@ -23,7 +23,8 @@ from ._io import EstimatorFileError, _arrays, _fill
 __all__ = ["load_amortised", "save_amortised"]
 
 FORMAT = "cosmoemu-sbi-amortised-posterior"
-SCHEMA_VERSION = 1
+#: 2: the centre of the residual map clipped to [r, 1 - r] (was [1e-4, 1 - 1e-4])
+SCHEMA_VERSION = 2
 _VECTORS = ("low", "high", "pca_mean", "pca_basis", "c_scale", "p_mean", "p_std", "r_scale")
 
 
