@@ -194,3 +194,33 @@ def test_config_errors_name_the_field(tmp_path):
                                            "emulator": str(tmp_path / "none")}))
     with pytest.raises(ConfigError, match=r"likelihood\.quake.*nosuch"):
         load_run_config(_config(tmp_path, {"observed": "obs.npz", "nosuch": 1}))
+
+
+def test_locate_and_laplace_on_a_linear_standin(standin, x64):
+    sigma = 0.0222
+    truth = np.array([1.7, -2.2, 12.4])
+    d = np.asarray(standin.predict(dict(zip(standin.parameters, truth, strict=True))))
+    like = SeismicTracesLikelihood(standin, d, sigma)
+    start, ll = like.locate(grid_km=2.0)
+    np.testing.assert_allclose(start, truth, atol=1e-6)
+    mode, cov, ll_mode = like.laplace(start + 0.05)
+    np.testing.assert_allclose(mode, truth, atol=1e-8)
+    jac = np.stack([standin.grad[i].ravel() for i in range(3)], axis=1) / sigma
+    np.testing.assert_allclose(cov, np.linalg.inv(jac.T @ jac), rtol=1e-8)
+    assert ll_mode == pytest.approx(-0.5 * d.size * np.log(2 * np.pi * sigma**2), rel=1e-12)
+    point = like.starting_point({"x": (0.0, 5.0)})
+    assert set(point) == {"x", "y", "depth"} and point["x"] == pytest.approx(1.7, abs=1e-6)
+
+
+def test_sampler_starts_at_the_likelihoods_starting_point(standin, x64):
+    from cosmoemu.inference import Posterior, Uniform
+    from cosmoemu.inference._sample import _reference
+
+    truth = np.array([4.2, 3.1, 15.2])
+    d = np.asarray(standin.predict(dict(zip(standin.parameters, truth, strict=True))))
+    like = SeismicTracesLikelihood(standin, d, 0.0222)
+    priors = {p: Uniform(*standin.box[p]) for p in ("x", "y", "depth")}
+    posterior = Posterior(priors, {"quake": like})
+    np.testing.assert_allclose(_reference(posterior, None), truth, atol=1e-6)
+    given = _reference(posterior, {"x": 1.0})  # a user's reference wins
+    assert given[0] == 1.0 and given[2] == pytest.approx(15.2, abs=1e-6)

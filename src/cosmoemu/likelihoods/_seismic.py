@@ -229,6 +229,109 @@ class SeismicTracesLikelihood(eqx.Module):
         """Log-likelihood of ``hypocentre`` ``(..., 3)`` = (x, y, depth) km → shape ``(...)``."""
         return traces_loglike(self.traces, self.model(hypocentre), self.sigma)
 
+    def locate(self, bounds: Mapping[str, tuple[float, float]] | None = None, *,
+               grid_km: float = 1.0, n_candidates: int = 8, steps: int = 8,
+               chunk: int = 512) -> tuple[np.ndarray, float]:
+        """The global maximum of ln L, found without a starting point (the traces make ln L
+        oscillate in the hypocentre, so a local search from the box centre can stop at a
+        secondary maximum).
+
+        A grid of spacing ``~grid_km`` over ``bounds`` (default the emulator's box), then
+        ``steps`` damped Gauss-Newton steps (Jacobians by ``jax.jacfwd``) from the
+        ``n_candidates`` best grid points; the best result wins.
+
+        Args:
+            bounds: ``{name: (low, high)}`` km for some of x, y, depth (others: emulator box).
+            grid_km: grid spacing, km.
+            n_candidates: grid points refined.
+            steps: Gauss-Newton steps per candidate.
+            chunk: grid points per emulator call.
+
+        Returns:
+            (hypocentre ``(3,)`` = x, y, depth km, float64; its ln L).
+        """
+        lo, hi = [], []
+        for p in _PARAMS:
+            elo, ehi = self.emulator.box[p]
+            blo, bhi = (bounds or {}).get(p, (elo, ehi))
+            lo.append(max(float(blo), float(elo)))
+            hi.append(min(float(bhi), float(ehi)))
+        lo_a, hi_a = np.array(lo), np.array(hi)
+        # a cell-centred grid: no point on the box faces
+        axes = []
+        for a, b in zip(lo_a, hi_a, strict=True):
+            n = max(1, int(math.ceil((b - a) / grid_km)))
+            axes.append(a + (np.arange(n) + 0.5) * (b - a) / n)
+        grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
+        dtype = jnp.zeros(()).dtype
+        values = np.concatenate([
+            np.asarray(_evaluate(self, jnp.asarray(grid[i:i + chunk], dtype)), np.float64)
+            for i in range(0, len(grid), chunk)])
+        values = np.where(np.isfinite(values), values, -np.inf)
+        best = grid[np.argsort(values)[::-1][:n_candidates]]
+        points, lls = (np.asarray(a, np.float64) for a in _refine(
+            self, jnp.asarray(best, dtype), jnp.asarray(lo_a, dtype), jnp.asarray(hi_a, dtype),
+            steps))
+        lls = np.where(np.isfinite(lls), lls, -np.inf)
+        i = int(np.argmax(lls))
+        return points[i], float(lls[i])
+
+    def laplace(self, start: ArrayLike, *, max_steps: int = 30, tol: float = 1e-6
+                ) -> tuple[np.ndarray, np.ndarray, float]:
+        """Mode of ln L near ``start`` and the Laplace covariance there (exact Hessian by
+        ``jax.hessian``; uniform priors wider than the peak make this the posterior's).
+
+        Newton steps on ln L (eigenvalues of the Hessian made negative, steps halved until
+        ln L rises), stopping when the Newton decrement is below ``tol``. Runs in the
+        precision of the current JAX default (enable float64 for accurate Hessians).
+
+        Args:
+            start: ``(3,)`` = x, y, depth km, e.g. from :meth:`locate`.
+            max_steps: most Newton steps.
+            tol: Newton-decrement tolerance (expected gain in ln L, times 2).
+
+        Returns:
+            (mode ``(3,)`` km, covariance ``(3, 3)`` km^2 = inv(-Hessian), ln L at the mode),
+            float64.
+
+        Raises:
+            FloatingPointError: ln L is not finite at ``start`` (outside the emulator's box).
+        """
+        dtype = jnp.zeros(()).dtype
+        def fns(x):
+            return _newton_terms(self, x)
+        h = np.asarray(start, np.float64)
+        value, grad, hess = (np.asarray(a, np.float64) for a in fns(jnp.asarray(h, dtype)))
+        if not np.isfinite(value):
+            raise FloatingPointError(f"ln L is not finite at {h.tolist()} km (outside the "
+                                     "emulator's box?)")
+        for _ in range(max_steps):
+            lam, vec = np.linalg.eigh(-hess)
+            lam = np.maximum(np.abs(lam), 1e-8 * np.abs(lam).max())
+            step = vec @ ((vec.T @ grad) / lam)
+            if float(grad @ step) < tol:
+                break
+            t = 1.0
+            for _ in range(30):
+                trial = [np.asarray(a, np.float64) for a in fns(jnp.asarray(h + t * step,
+                                                                            dtype))]
+                if np.isfinite(trial[0]) and trial[0] >= value:
+                    break
+                t *= 0.5
+            else:
+                break
+            h = h + t * step
+            value, grad, hess = trial
+        cov = np.linalg.inv(-hess)
+        return h, 0.5 * (cov + cov.T), float(value)
+
+    def starting_point(self, bounds: Mapping[str, tuple[float, float]] | None = None
+                       ) -> dict[str, float]:
+        """Where the sampler starts its mode search (used by ``cosmoemu sample`` when no
+        ``ref`` is given): :meth:`locate` within ``bounds`` (the priors' supports), km."""
+        point, _ = self.locate(bounds)
+        return dict(zip(_PARAMS, point.tolist(), strict=True))
+
     def from_values(self, values: Mapping[str, ArrayLike]) -> jax.Array:
         """Log-likelihood from a mapping holding scalars ``x``, ``y``, ``depth`` (km)."""
         missing = [p for p in _PARAMS if p not in values]
@@ -236,6 +339,50 @@ class SeismicTracesLikelihood(eqx.Module):
             raise KeyError(f"SeismicTracesLikelihood needs parameters {missing} (km), got "
                            f"{sorted(values)}")
         return self(jnp.stack([jnp.asarray(values[p]) for p in _PARAMS], axis=-1))
+
+
+@eqx.filter_jit
+def _newton_terms(like: SeismicTracesLikelihood, h: jax.Array):
+    """(ln L, gradient, Hessian) at one hypocentre ``(3,)`` (compiled once for all data)."""
+    return like(h), jax.grad(like)(h), jax.hessian(like)(h)
+
+
+@eqx.filter_jit
+def _evaluate(like: SeismicTracesLikelihood, h: jax.Array) -> jax.Array:
+    return like(h)
+
+
+@eqx.filter_jit
+def _refine(like: SeismicTracesLikelihood, h: jax.Array, lo: jax.Array, hi: jax.Array,
+            steps: int) -> tuple[jax.Array, jax.Array]:
+    return jax.vmap(lambda x: _gauss_newton(like, x, lo, hi, steps))(h)
+
+
+def _gauss_newton(like: SeismicTracesLikelihood, h: jax.Array, lo: jax.Array, hi: jax.Array,
+                  steps: int) -> tuple[jax.Array, jax.Array]:
+    """``steps`` Levenberg-damped Gauss-Newton steps on the whitened residuals from ``h``
+    ``(3,)``, kept inside [lo, hi] (km), each accepted only if ln L rises; (h, ln L)."""
+    d = jnp.asarray(like.traces, h.dtype)
+    lo_j, hi_j = lo.astype(h.dtype), hi.astype(h.dtype)
+    pad = 1e-6 * (hi_j - lo_j)
+
+    def residual(x):
+        return ((d - like.model(x)) / like.sigma).reshape(-1)
+
+    def body(_, carry):
+        x, ll, lam = carry
+        r, jac = residual(x), jax.jacfwd(residual)(x)
+        jtj = jac.T @ jac
+        step = jnp.linalg.solve(jtj + lam * jnp.diag(jnp.diag(jtj)), -jac.T @ r)
+        trial = jnp.clip(x + step, lo_j + pad, hi_j - pad)
+        ll_trial = like(trial)
+        better = jnp.isfinite(ll_trial) & (ll_trial > ll)
+        return (jnp.where(better, trial, x), jnp.where(better, ll_trial, ll),
+                jnp.where(better, lam * 0.3, lam * 10.0))
+
+    x0 = jnp.clip(h, lo_j + pad, hi_j - pad)
+    x, ll, _ = jax.lax.fori_loop(0, steps, body, (x0, like(x0), jnp.asarray(1e-2, h.dtype)))
+    return x, ll
 
 
 def _from_config(cfg: Mapping[str, Any], where: str) -> SeismicTracesLikelihood:
