@@ -38,14 +38,15 @@ def reference():
 
 
 class StandIn:
-    """Emulator API stand-in: traces = base + (h - h0) . gradient, NaN outside the box."""
+    """Emulator API stand-in: traces = base + (h - h0) . grad, NaN outside the box."""
 
     parameters = ("x", "y", "depth")
 
     def __init__(self, base: np.ndarray, h0: np.ndarray) -> None:
         self.base = base
         self.h0 = h0
-        self.grad = np.stack([np.roll(base, k, axis=-1) for k in (1, 2, 3)])  # (3, 10, 3, 200)
+        # (3, 10, 3, 200) mm/km: independent patterns giving a ~0.1 km wide, round ln L peak
+        self.grad = np.random.default_rng(5).normal(0.0, 0.003, (3, *base.shape))
         sc = load_scenario()
         self.box = dict(sc.box)
         self.output_shape = sc.trace_shape
@@ -202,14 +203,14 @@ def test_locate_and_laplace_on_a_linear_standin(standin, x64):
     d = np.asarray(standin.predict(dict(zip(standin.parameters, truth, strict=True))))
     like = SeismicTracesLikelihood(standin, d, sigma)
     start, ll = like.locate(grid_km=2.0)
-    np.testing.assert_allclose(start, truth, atol=1e-6)
+    np.testing.assert_allclose(start, truth, atol=0.1)
     mode, cov, ll_mode = like.laplace(start + 0.05)
     np.testing.assert_allclose(mode, truth, atol=1e-8)
     jac = np.stack([standin.grad[i].ravel() for i in range(3)], axis=1) / sigma
     np.testing.assert_allclose(cov, np.linalg.inv(jac.T @ jac), rtol=1e-8)
     assert ll_mode == pytest.approx(-0.5 * d.size * np.log(2 * np.pi * sigma**2), rel=1e-12)
     point = like.starting_point({"x": (0.0, 5.0)})
-    assert set(point) == {"x", "y", "depth"} and point["x"] == pytest.approx(1.7, abs=1e-6)
+    assert set(point) == {"x", "y", "depth"} and point["x"] == pytest.approx(1.7, abs=0.1)
 
 
 def test_sampler_starts_at_the_likelihoods_starting_point(standin, x64):
@@ -221,6 +222,6 @@ def test_sampler_starts_at_the_likelihoods_starting_point(standin, x64):
     like = SeismicTracesLikelihood(standin, d, 0.0222)
     priors = {p: Uniform(*standin.box[p]) for p in ("x", "y", "depth")}
     posterior = Posterior(priors, {"quake": like})
-    np.testing.assert_allclose(_reference(posterior, None), truth, atol=1e-6)
+    np.testing.assert_allclose(_reference(posterior, None), truth, atol=0.1)
     given = _reference(posterior, {"x": 1.0})  # a user's reference wins
-    assert given[0] == 1.0 and given[2] == pytest.approx(15.2, abs=1e-6)
+    assert given[0] == 1.0 and given[2] == pytest.approx(15.2, abs=0.1)

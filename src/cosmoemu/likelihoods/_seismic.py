@@ -230,22 +230,23 @@ class SeismicTracesLikelihood(eqx.Module):
         return traces_loglike(self.traces, self.model(hypocentre), self.sigma)
 
     def locate(self, bounds: Mapping[str, tuple[float, float]] | None = None, *,
-               grid_km: float = 1.0, n_candidates: int = 8, steps: int = 8,
+               grid_km: float = 1.0, n_candidates: int = 8, levels: int = 2,
                chunk: int = 512) -> tuple[np.ndarray, float]:
-        """The global maximum of ln L, found without a starting point (the traces make ln L
-        oscillate in the hypocentre, so a local search from the box centre can stop at a
-        secondary maximum).
+        """The global maximum of ln L to within ~``grid_km / 4**levels / 2``, found without a
+        starting point (the traces make ln L oscillate in the hypocentre, so a local search
+        from the box centre can stop at a secondary maximum).
 
-        A grid of spacing ``~grid_km`` over ``bounds`` (default the emulator's box), then
-        ``steps`` damped Gauss-Newton steps (Jacobians by ``jax.jacfwd``) from the
-        ``n_candidates`` best grid points; the best result wins.
+        A cell-centred grid of spacing ``~grid_km`` over ``bounds`` (default the emulator's
+        box), then ``levels`` times: around each of the ``n_candidates`` best points so far, a
+        4 x 4 x 4 grid at a quarter of the previous spacing. Every evaluation is a batch of
+        ``chunk`` points of one compiled function.
 
         Args:
             bounds: ``{name: (low, high)}`` km for some of x, y, depth (others: emulator box).
-            grid_km: grid spacing, km.
-            n_candidates: grid points refined.
-            steps: Gauss-Newton steps per candidate.
-            chunk: grid points per emulator call.
+            grid_km: spacing of the first grid, km.
+            n_candidates: points refined at each level.
+            levels: refinement levels.
+            chunk: points per emulator call.
 
         Returns:
             (hypocentre ``(3,)`` = x, y, depth km, float64; its ln L).
@@ -257,24 +258,38 @@ class SeismicTracesLikelihood(eqx.Module):
             lo.append(max(float(blo), float(elo)))
             hi.append(min(float(bhi), float(ehi)))
         lo_a, hi_a = np.array(lo), np.array(hi)
-        # a cell-centred grid: no point on the box faces
-        axes = []
+        axes, step = [], []
         for a, b in zip(lo_a, hi_a, strict=True):
             n = max(1, int(math.ceil((b - a) / grid_km)))
             axes.append(a + (np.arange(n) + 0.5) * (b - a) / n)
-        grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
+            step.append((b - a) / n)
+        points = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
+        values = self._evaluate_many(points, chunk)
+        offsets = np.stack(np.meshgrid(*[np.arange(4) - 1.5] * 3, indexing="ij"),
+                           axis=-1).reshape(-1, 3)
+        step_a = np.array(step)
+        for _ in range(levels):
+            best = points[np.argsort(values)[::-1][:n_candidates]]
+            step_a = step_a / 4
+            fine = np.clip((best[:, None, :] + offsets * step_a).reshape(-1, 3), lo_a, hi_a)
+            points = np.concatenate([best, fine])
+            values = np.concatenate([np.sort(values)[::-1][:n_candidates],
+                                     self._evaluate_many(fine, chunk)])
+        i = int(np.argmax(values))
+        return points[i], float(values[i])
+
+    def _evaluate_many(self, points: np.ndarray, chunk: int) -> np.ndarray:
+        """ln L of ``points`` ``(n, 3)`` in batches of ``chunk`` (the last one padded, so one
+        compilation serves all); -inf where not finite."""
         dtype = jnp.zeros(()).dtype
-        values = np.concatenate([
-            np.asarray(_evaluate(self, jnp.asarray(grid[i:i + chunk], dtype)), np.float64)
-            for i in range(0, len(grid), chunk)])
-        values = np.where(np.isfinite(values), values, -np.inf)
-        best = grid[np.argsort(values)[::-1][:n_candidates]]
-        points, lls = (np.asarray(a, np.float64) for a in _refine(
-            self, jnp.asarray(best, dtype), jnp.asarray(lo_a, dtype), jnp.asarray(hi_a, dtype),
-            steps))
-        lls = np.where(np.isfinite(lls), lls, -np.inf)
-        i = int(np.argmax(lls))
-        return points[i], float(lls[i])
+        out = []
+        for i in range(0, len(points), chunk):
+            block = points[i:i + chunk]
+            padded = np.concatenate([block, np.repeat(block[-1:], chunk - len(block), 0)])
+            out.append(np.asarray(_evaluate(self, jnp.asarray(padded, dtype)),
+                                  np.float64)[:len(block)])
+        values = np.concatenate(out)
+        return np.where(np.isfinite(values), values, -np.inf)
 
     def laplace(self, start: ArrayLike, *, max_steps: int = 30, tol: float = 1e-6
                 ) -> tuple[np.ndarray, np.ndarray, float]:
@@ -350,39 +365,6 @@ def _newton_terms(like: SeismicTracesLikelihood, h: jax.Array):
 @eqx.filter_jit
 def _evaluate(like: SeismicTracesLikelihood, h: jax.Array) -> jax.Array:
     return like(h)
-
-
-@eqx.filter_jit
-def _refine(like: SeismicTracesLikelihood, h: jax.Array, lo: jax.Array, hi: jax.Array,
-            steps: int) -> tuple[jax.Array, jax.Array]:
-    return jax.vmap(lambda x: _gauss_newton(like, x, lo, hi, steps))(h)
-
-
-def _gauss_newton(like: SeismicTracesLikelihood, h: jax.Array, lo: jax.Array, hi: jax.Array,
-                  steps: int) -> tuple[jax.Array, jax.Array]:
-    """``steps`` Levenberg-damped Gauss-Newton steps on the whitened residuals from ``h``
-    ``(3,)``, kept inside [lo, hi] (km), each accepted only if ln L rises; (h, ln L)."""
-    d = jnp.asarray(like.traces, h.dtype)
-    lo_j, hi_j = lo.astype(h.dtype), hi.astype(h.dtype)
-    pad = 1e-6 * (hi_j - lo_j)
-
-    def residual(x):
-        return ((d - like.model(x)) / like.sigma).reshape(-1)
-
-    def body(_, carry):
-        x, ll, lam = carry
-        r, jac = residual(x), jax.jacfwd(residual)(x)
-        jtj = jac.T @ jac
-        step = jnp.linalg.solve(jtj + lam * jnp.diag(jnp.diag(jtj)), -jac.T @ r)
-        trial = jnp.clip(x + step, lo_j + pad, hi_j - pad)
-        ll_trial = like(trial)
-        better = jnp.isfinite(ll_trial) & (ll_trial > ll)
-        return (jnp.where(better, trial, x), jnp.where(better, ll_trial, ll),
-                jnp.where(better, lam * 0.3, lam * 10.0))
-
-    x0 = jnp.clip(h, lo_j + pad, hi_j - pad)
-    x, ll, _ = jax.lax.fori_loop(0, steps, body, (x0, like(x0), jnp.asarray(1e-2, h.dtype)))
-    return x, ll
 
 
 def _from_config(cfg: Mapping[str, Any], where: str) -> SeismicTracesLikelihood:
