@@ -80,7 +80,7 @@ def coverage_flags(truth: np.ndarray, mean: np.ndarray, cov: np.ndarray,
     """Whether ``truth`` ``(3,)`` lies in each 68 %/95 % region (3-D and per parameter)."""
     inv = np.linalg.inv(cov)
     d2 = float((truth - mean) @ inv @ (truth - mean))
-    out = {"3d_chi2": [d2 <= stats.chi2.ppf(a, 3) for a in LEVELS]}
+    out = {"3d_chi2": [bool(d2 <= stats.chi2.ppf(a, 3)) for a in LEVELS]}
     if draws is None:
         z = np.abs(truth - mean) / np.sqrt(np.diag(cov))
         for j, p in enumerate(PARAMETERS):
@@ -89,7 +89,7 @@ def coverage_flags(truth: np.ndarray, mean: np.ndarray, cov: np.ndarray,
     dd = draws - mean
     d2_draws = np.einsum("ni,ij,nj->n", dd, inv, dd)
     rank = float(np.mean(d2_draws < d2))
-    out["3d_rank"] = [rank < a for a in LEVELS]
+    out["3d_rank"] = [bool(rank < a) for a in LEVELS]
     for j, p in enumerate(PARAMETERS):
         flags = []
         for a in LEVELS:
