@@ -20,8 +20,10 @@ from cosmoemu import load_emulator
 from cosmoemu.inference import NUTSConfig, Posterior, Uniform, sample_posterior
 from cosmoemu.likelihoods import SeismicTracesLikelihood
 
-EMULATOR = "/work/data/models_seismic/interim"
-"""The emulator under test (name or model path)."""
+EMULATOR = "seismic_hypocentre_v1"
+"""The emulator under test (name or model path). Until ``seismic_hypocentre_v1`` is shipped
+these tests fail at loading it; with the interim model (2,227 training events) they failed at
+offsets up to 2.5 sigma and widths up to 1.67x (docs/seismic_posterior.md)."""
 FIXTURE = Path(__file__).parent / "fixtures" / "exact_posterior"
 MEAN_TOL = 0.3  # |emulator mean - exact mode| / exact sigma, per parameter
 WIDTH_TOL = 0.2  # |emulator sigma / exact sigma - 1|, per parameter
