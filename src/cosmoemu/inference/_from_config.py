@@ -56,6 +56,7 @@ import numpy as np
 from .._config import check_choice, check_keys, get, load_yaml
 from .._errors import ConfigError, unknown_name_message
 from ..likelihoods import likelihood_from_config, likelihood_names
+from ..likelihoods._base import using_config_dir
 from ..theory import SETTING_NAMES, EmulatorTheory, load_theory, product_names
 from ._nuts import INITS, NUTSConfig
 from ._posterior import Posterior, block_names
@@ -264,7 +265,8 @@ def load_run_config(
     likes = get(cfg, "likelihood", dict)
     if not likes:
         raise ConfigError("likelihood", "give at least one likelihood")
-    likelihoods = {str(n): likelihood_from_config(str(n), c) for n, c in likes.items()}
+    with using_config_dir(base_dir):  # relative data paths are read from the config's dir
+        likelihoods = {str(n): likelihood_from_config(str(n), c) for n, c in likes.items()}
     params_cfg = get(cfg, "params", dict)
     priors, fixed, derived, labels, reference = _params(params_cfg, base_dir)
     theory = _theory(cfg.get("theory"), emulators)

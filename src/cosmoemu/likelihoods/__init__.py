@@ -1,5 +1,6 @@
 """Likelihoods as pure JAX functions: Planck 2018 plik_lite, DESI DR2 BAO, KiDS-1000
-COSEBIs, tomographic shear C_ℓ and 3x2pt (mock surveys), Gaussian problems.
+COSEBIs, tomographic shear C_ℓ and 3x2pt (mock surveys), Gaussian problems, seismograms of
+an earthquake hypocentre (``seismic_traces``).
 
 Each follows the :class:`Likelihood` protocol (declared products and parameters, ``from_values``)
 and is registered by name for configs (:func:`register_likelihood`,
@@ -20,10 +21,17 @@ from ._gaussian import GaussianLikelihood
 from ._kids1000 import KiDS1000COSEBIs, kids1000_nz, load_kids1000
 from ._planck_lite import PlanckLite, cl_from_dl, planck_lite_loglike
 from ._plik_lite_data import PlikLiteData, load_plik_lite_data
+from ._seismic import (
+    DEFAULT_SEISMIC_EMULATOR,
+    SeismicTracesLikelihood,
+    read_observed_traces,
+    traces_loglike,
+)
 from ._shear import ShearClLikelihood, survey_nz
 
 __all__ = [
     "COSMOLOGY",
+    "DEFAULT_SEISMIC_EMULATOR",
     "DesiBAO",
     "GaussianLikelihood",
     "KiDS1000COSEBIs",
@@ -31,6 +39,7 @@ __all__ = [
     "LikelihoodFactory",
     "PlanckLite",
     "PlikLiteData",
+    "SeismicTracesLikelihood",
     "ShearClLikelihood",
     "Tomographic3x2ptLikelihood",
     "cl_from_dl",
@@ -40,6 +49,8 @@ __all__ = [
     "load_kids1000",
     "load_plik_lite_data",
     "planck_lite_loglike",
+    "read_observed_traces",
     "register_likelihood",
     "survey_nz",
+    "traces_loglike",
 ]

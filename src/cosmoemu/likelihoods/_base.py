@@ -21,8 +21,11 @@ raises :class:`~cosmoemu._errors.ConfigError` naming the field.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import jax
@@ -36,6 +39,8 @@ __all__ = [
     "register_likelihood",
     "likelihood_names",
     "likelihood_from_config",
+    "config_dir",
+    "using_config_dir",
 ]
 
 COSMOLOGY = "cosmology"
@@ -71,6 +76,24 @@ LikelihoodFactory = Callable[[Mapping[str, Any], str], Likelihood]
 ``where`` its dotted path (``likelihood.<name>``) for :class:`ConfigError` messages."""
 
 _REGISTRY: dict[str, LikelihoodFactory] = {}
+_CONFIG_DIR: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
+    "cosmoemu_likelihood_config_dir", default=None)
+
+
+def config_dir() -> Path | None:
+    """The directory of the config file whose likelihoods are being built (for factories that
+    read data files given by relative paths), or None (a config given as a mapping)."""
+    return _CONFIG_DIR.get()
+
+
+@contextlib.contextmanager
+def using_config_dir(path: str | Path | None) -> Iterator[None]:
+    """Within the block, :func:`config_dir` returns ``path``."""
+    token = _CONFIG_DIR.set(None if path is None else Path(path))
+    try:
+        yield
+    finally:
+        _CONFIG_DIR.reset(token)
 
 
 def register_likelihood(name: str, factory: LikelihoodFactory, *, replace: bool = False) -> None:
