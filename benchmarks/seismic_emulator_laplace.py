@@ -35,7 +35,7 @@ def laplace_sd(emu, theta: np.ndarray, sigma: float) -> np.ndarray:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--emulator", default="/work/data/models_seismic/interim")
+    ap.add_argument("--emulator", default="seismic_hypocentre_v1")
     ap.add_argument("--train", default="/work/data/seismic_train")
     ap.add_argument("--test", default="/work/data/seismic_test")
     ap.add_argument("--holdout", type=int, default=200)

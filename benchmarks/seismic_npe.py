@@ -122,7 +122,7 @@ def main() -> None:
     ap.add_argument("--emulator-sd", default="docs/seismic_sbi/emulator_laplace.npz",
                     help="Laplace sds from benchmarks/seismic_emulator_laplace.py")
     ap.add_argument("--fisher", default="docs/seismic_sbi/fisher_fd.npz")
-    ap.add_argument("--emulator", default="/work/data/models_seismic/interim")
+    ap.add_argument("--emulator", default="seismic_hypocentre_v1")
     ap.add_argument("--out", default="docs/seismic_sbi")
     args = ap.parse_args()
     warnings.simplefilter("ignore")

@@ -144,7 +144,7 @@ def plot_hypocentre(
     ax.set_ylabel("North [km]")
     ax.set_aspect("equal")
     ax.set_title("map view", fontsize=9)
-    ax.legend(fontsize=7, loc="lower left")
+    ax.legend(fontsize=6, loc="best", framealpha=0.7, markerscale=0.8)
     pairs = [(0, 1, "East [km]", "North [km]", "map view (zoom)"),
              (0, 2, "East [km]", "depth [km]", "East-depth section"),
              (1, 2, "North [km]", "depth [km]", "North-depth section")]
