@@ -102,6 +102,8 @@ def coverage_flags(truth: np.ndarray, mean: np.ndarray, cov: np.ndarray,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n-events", type=int, default=100)
+    parser.add_argument("--first", type=int, default=0,
+                        help="first store row (events first .. first + n - 1; seeds follow rows)")
     parser.add_argument("--emulator", default=DEFAULT_SEISMIC_EMULATOR,
                         help="shipped name or model path")
     parser.add_argument("--store", default="/work/data/seismic_test")
@@ -121,9 +123,10 @@ def main() -> None:
     sc = load_scenario()
     emu = load_emulator(args.emulator)
     store = open_store(args.store)
-    if len(store) < args.n_events:
-        parser.error(f"--n-events {args.n_events}: the store '{args.store}' has {len(store)}")
-    rows = np.arange(args.n_events)
+    if len(store) < args.first + args.n_events or args.first < 0:
+        parser.error(f"--first {args.first} --n-events {args.n_events}: the store "
+                     f"'{args.store}' has {len(store)}")
+    rows = args.first + np.arange(args.n_events)
     order = [store.param_names.index(p) for p in PARAMETERS]
     truths = store.params(rows)[:, order]
     clean = store.load("traces", rows).astype(np.float64)
@@ -132,7 +135,8 @@ def main() -> None:
     key = jax.random.key(args.noise_seed)
     for i in range(args.n_events):
         t0 = time.perf_counter()
-        noise = np.random.default_rng(args.noise_seed + i).normal(0.0, sc.sigma, clean[i].shape)
+        seed = args.noise_seed + int(rows[i])
+        noise = np.random.default_rng(seed).normal(0.0, sc.sigma, clean[i].shape)
         like = SeismicTracesLikelihood(emu, clean[i] + noise, sc.sigma)
         if args.start == "locate":
             start, _ = like.locate(bounds)
@@ -147,8 +151,8 @@ def main() -> None:
             dtype = jnp.zeros(()).dtype
             draws, acc, div = _nuts(like, jnp.asarray(mode, dtype),
                                     jnp.asarray(np.linalg.cholesky(cov), dtype),
-                                    jax.random.fold_in(key, i), args.step_size, args.chains,
-                                    args.warmup, args.draws)
+                                    jax.random.fold_in(key, int(rows[i])), args.step_size,
+                                    args.chains, args.warmup, args.draws)
             draws = np.asarray(draws, np.float64).reshape(-1, 3)
             mean, post_cov = draws.mean(0), np.cov(draws.T)
             rec.update(mean=mean.tolist(), sigma=np.sqrt(np.diag(post_cov)).tolist(),
