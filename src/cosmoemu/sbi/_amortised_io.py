@@ -18,7 +18,7 @@ import numpy as np
 from ..emulator._io import _sha256
 from ..emulator._io import model_paths as _paths
 from ._amortised import AmortisedConfig, AmortisedPosterior, _templates
-from ._io import EstimatorFileError, _arrays, _fill
+from ._io import EstimatorFileError, _arrays, _fill, read_checked
 
 __all__ = ["load_amortised", "save_amortised"]
 
@@ -57,29 +57,8 @@ def load_amortised(path: str | os.PathLike) -> AmortisedPosterior:
         EstimatorFileError: missing files, another format or schema version, a checksum or
             shape that does not match.
     """
-    npz, js = _paths(path)
-    for p in (npz, js):
-        if not p.is_file():
-            raise EstimatorFileError(f"amortised-posterior file '{p}' does not exist")
-    try:
-        meta = json.loads(js.read_text())
-    except json.JSONDecodeError as err:
-        raise EstimatorFileError(f"'{js}' is not valid JSON: {err}") from err
-    if meta.get("format") != FORMAT or meta.get("schema_version") != SCHEMA_VERSION:
-        raise EstimatorFileError(f"'{js}' is not a {FORMAT} file of schema {SCHEMA_VERSION} "
-                                 f"(format {meta.get('format')!r}, schema "
-                                 f"{meta.get('schema_version')!r})")
-    if _sha256(npz) != meta.get("npz_sha256"):
-        raise EstimatorFileError(f"'{npz}' does not match the checksum in '{js}' (a changed "
-                                 "or swapped file)")
-    with np.load(npz, allow_pickle=False) as f:
-        arrays = dict(f)
-
-    def group(prefix: str) -> list[np.ndarray]:
-        keys = sorted((k for k in arrays if k.startswith(prefix + "/")),
-                      key=lambda k: int(k.split("/")[1]))
-        return [arrays[k] for k in keys]
-
+    npz, _ = _paths(path)
+    meta, arrays, group = read_checked(path, FORMAT, SCHEMA_VERSION, "amortised-posterior")
     config = AmortisedConfig(**meta["config"])
     names = tuple(meta["names"])
     d, seed = len(names), int(meta["seed"])

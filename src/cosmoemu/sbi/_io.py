@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -91,23 +93,28 @@ def _fill(tree, saved: list[np.ndarray], what: str, lead: tuple[int, ...] = ()):
     return jax.tree.unflatten(treedef, out)
 
 
-def load_estimator(path: str | os.PathLike) -> Estimator:
-    """Read an estimator written by :func:`save_estimator`.
+def read_checked(path: str | os.PathLike, fmt: str, schema: int,
+                 what: str) -> tuple[dict[str, Any], dict[str, np.ndarray], Callable]:
+    """Read ``STEM.json`` + ``STEM.npz`` of an SBI file: both exist, the JSON is of format
+    ``fmt`` and schema ``schema``, the npz matches its checksum (never unpickled).
+
+    Returns:
+        ``(manifest, arrays, group)``: ``group(prefix)`` lists the arrays ``prefix/0``,
+        ``prefix/1``, ... in order.
 
     Raises:
-        EstimatorFileError: missing files, another format or schema version, a checksum or
-            shape that does not match.
+        EstimatorFileError: naming the file and what is wrong.
     """
     npz, js = _paths(path)
     for p in (npz, js):
         if not p.is_file():
-            raise EstimatorFileError(f"estimator file '{p}' does not exist")
+            raise EstimatorFileError(f"{what} file '{p}' does not exist")
     try:
         meta = json.loads(js.read_text())
     except json.JSONDecodeError as err:
         raise EstimatorFileError(f"'{js}' is not valid JSON: {err}") from err
-    if meta.get("format") != FORMAT or meta.get("schema_version") != SCHEMA_VERSION:
-        raise EstimatorFileError(f"'{js}' is not a {FORMAT} file of schema {SCHEMA_VERSION} "
+    if meta.get("format") != fmt or meta.get("schema_version") != schema:
+        raise EstimatorFileError(f"'{js}' is not a {fmt} file of schema {schema} "
                                  f"(format {meta.get('format')!r}, schema "
                                  f"{meta.get('schema_version')!r})")
     if _sha256(npz) != meta.get("npz_sha256"):
@@ -121,6 +128,17 @@ def load_estimator(path: str | os.PathLike) -> Estimator:
                       key=lambda k: int(k.split("/")[1]))
         return [arrays[k] for k in keys]
 
+    return meta, arrays, group
+
+
+def load_estimator(path: str | os.PathLike) -> Estimator:
+    """Read an estimator written by :func:`save_estimator`.
+
+    Raises:
+        EstimatorFileError: missing files, another format or schema version, a checksum or
+            shape that does not match.
+    """
+    meta, arrays, group = read_checked(path, FORMAT, SCHEMA_VERSION, "estimator")
     config = NetConfig(**meta["config"])
     method, d, n, seed = meta["method"], int(meta["theta_dim"]), int(meta["x_dim"]), meta["seed"]
     params0, static0 = template(method, config, d, n, int(seed))

@@ -19,6 +19,16 @@ __all__ = ["plot_hypocentre", "plot_traces"]
 _COMPONENTS = ("East", "North", "Up")
 
 
+def _finish(fig: Any, title: str | None, path: str | os.PathLike | None) -> Any:
+    """Title, layout and (when a path is given) the file."""
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=120)
+    return fig
+
+
 def plot_traces(
     observed: ArrayLike,
     model: ArrayLike,
@@ -78,12 +88,7 @@ def plot_traces(
             ax.tick_params(labelsize=7)
     axes[-1, 1].set_xlabel("time [s]")
     axes[0, 2].legend(fontsize=7, loc="upper right")
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=120)
-    return fig
+    return _finish(fig, title, path)
 
 
 def plot_hypocentre(
@@ -160,9 +165,4 @@ def plot_hypocentre(
         ax.set_ylabel(yl)
         ax.set_title(name, fontsize=9)
         ax.tick_params(labelsize=7)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=120)
-    return fig
+    return _finish(fig, title, path)
