@@ -110,7 +110,7 @@ def validate(emulator: str, data: str, out_dir: str, label: str | None, no_timin
         raise click.ClickException(str(err)) from err
     for r in results:
         pc = r.percentiles()
-        unit = "sigma_ell" if r.metric == "sigma" else "relative"
+        unit = {"sigma": "sigma_ell", "noise": "sigma_noise"}.get(r.metric, "relative")
         click.echo(
             f"{r.name:20s} n={len(r.params):5d}  max error ({unit}): median "
             f"{pc['p50']:.3g}, 99% {pc['p99']:.3g}, max {pc['p100']:.3g}"

@@ -5,7 +5,8 @@ The quantity an emulator emulates is read from its manifest (recorded at trainin
 store's product of that name. The metric is the one a survey cares about. For CMB spectra
 ``tt``, ``te`` and ``ee`` it is :math:`|C_\\ell^{emu} - C_\\ell^{true}| / \\sigma_\\ell` with
 the SO-like error model of :func:`~cosmoemu.emulator.cmb_sigma` (f_sky 0.4, 6 μK-arcmin, 1.4'
-beam); for everything else (``pp``, derived parameters, P(k, z), a trace) it is the relative
+beam); for outputs whose model records a white-noise level (seismic traces) it is |Δ| / σ_noise;
+for everything else (``pp``, derived parameters, P(k, z)) it is the relative
 error. Per cosmology the figure of merit is the maximum over all outputs; the report gives its
 percentiles over cosmologies and the 68/95/99 % bands along the last output axis, for each index
 of the other axes (e.g. vs k for each z).
@@ -82,7 +83,7 @@ class AccuracyResult:
     Attributes:
         name: emulator name.
         quantity: what it emulates (``tt``, ``pp``, ``derived``, ``pk_nonlin``...).
-        metric: ``"sigma"`` (|Δ|/σ_ℓ) or ``"relative"``.
+        metric: ``"sigma"`` (|Δ|/σ_ℓ), ``"noise"`` (|Δ|/σ_noise) or ``"relative"``.
         modes: labels of the last output axis, ``(n_modes,)``.
         errors: ``(n_samples, *output_shape)`` in metric units.
         params: ``(n_samples, n_params)``.
@@ -173,6 +174,10 @@ def emulator_errors(
         sigma = cmb_sigma(quantity, np.asarray(modes, float), cls)
         err = np.abs(pred - truth) / sigma
         metric = "sigma"
+    elif (emu.metadata.get("accuracy") or {}).get("noise_sigma"):
+        # simulator outputs with a known white-noise level (seismic traces): |Δ| / σ_noise
+        err = np.abs(pred - truth) / float(emu.metadata["accuracy"]["noise_sigma"])
+        metric = "noise"
     else:
         err = np.abs(pred / truth - 1.0)
         metric = "relative"
@@ -205,6 +210,8 @@ def _panel(ax, result: AccuracyResult, bands: Mapping[int, np.ndarray], title: s
         ax.set_ylabel(r"$|\Delta C_\ell| / \sigma_\ell$")
         for t, ls in ((0.1, "--"), (0.05, ":")):
             ax.axhline(t, color="k", ls=ls, lw=0.8)
+    elif result.metric == "noise":
+        ax.set_ylabel(r"$|\Delta| / \sigma_{\rm noise}$")
     else:
         ax.set_ylabel("relative error")
     ax.set_title(title, fontsize=9)
@@ -255,6 +262,17 @@ def _overlap(store_axes: Sequence[tuple[str, np.ndarray, str]], emu: Emulator,
     store_idx, emu_idx, notes = [], [], []
     for (_, values, _), a in zip(store_axes, emu.axes, strict=True):
         values = np.asarray(values)
+        if values.ndim > 1:  # labels that are vectors, e.g. receiver coordinates (n, 2)
+            geometry = (emu.structure or {}).get("receivers")
+            if geometry is None or np.shape(geometry) != values.shape or not np.allclose(
+                    geometry, values, rtol=0, atol=1e-9):
+                raise ValueError(f"'{name}' and the store label their {a.name} axis "
+                                 "differently (the store's by coordinates that the emulator "
+                                 "does not hold): validate on a store generated for the "
+                                 f"emulator's {a.name}s")
+            store_idx.append(np.arange(len(values)))
+            emu_idx.append(np.arange(len(values)))
+            continue
         have = [str(v) for v in values] if a.array.dtype.kind in "US" else None
         s_i, e_i = [], []
         for j, v in enumerate(a.values):
@@ -466,7 +484,7 @@ def validate_emulators(
         )
         png = out / f"{label}_{name}.png"
         _plot(res, png, f"{name} on {label} ({len(res.params)} cosmologies)")
-        unit = "σ_ℓ" if res.metric == "sigma" else "relative"
+        unit = {"sigma": "σ_ℓ", "noise": "σ_noise"}.get(res.metric, "relative")
         lines.append(f"## {name} ({q}, error in {unit})\n")
         lines.append(f"{len(res.params)} cosmologies: {provenance_note}"
                      + (f"; {res.extra['n_outside_box']} outside its box or region are left out"
