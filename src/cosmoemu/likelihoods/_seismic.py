@@ -296,9 +296,10 @@ class SeismicTracesLikelihood(eqx.Module):
         """Mode of ln L near ``start`` and the Laplace covariance there (exact Hessian by
         ``jax.hessian``; uniform priors wider than the peak make this the posterior's).
 
-        Newton steps on ln L (eigenvalues of the Hessian made negative, steps halved until
-        ln L rises), stopping when the Newton decrement is below ``tol``. Runs in the
-        precision of the current JAX default (enable float64 for accurate Hessians).
+        The mode by :func:`cosmoemu.inference._mode.find_mode` (saddle-free Newton with
+        backtracking, the sampler's own mode search), stopping when the Newton decrement is
+        below ``tol``; then the exact Hessian there. Runs in the precision of the current JAX
+        default (enable float64 for accurate Hessians).
 
         Args:
             start: ``(3,)`` = x, y, depth km, e.g. from :meth:`locate`.
@@ -312,33 +313,14 @@ class SeismicTracesLikelihood(eqx.Module):
         Raises:
             FloatingPointError: ln L is not finite at ``start`` (outside the emulator's box).
         """
+        from ..inference._mode import find_mode
+
         dtype = jnp.zeros(()).dtype
-        def fns(x):
-            return _newton_terms(self, x)
-        h = np.asarray(start, np.float64)
-        value, grad, hess = (np.asarray(a, np.float64) for a in fns(jnp.asarray(h, dtype)))
-        if not np.isfinite(value):
-            raise FloatingPointError(f"ln L is not finite at {h.tolist()} km (outside the "
-                                     "emulator's box?)")
-        for _ in range(max_steps):
-            lam, vec = np.linalg.eigh(-hess)
-            lam = np.maximum(np.abs(lam), 1e-8 * np.abs(lam).max())
-            step = vec @ ((vec.T @ grad) / lam)
-            if float(grad @ step) < tol:
-                break
-            t = 1.0
-            for _ in range(30):
-                trial = [np.asarray(a, np.float64) for a in fns(jnp.asarray(h + t * step,
-                                                                            dtype))]
-                if np.isfinite(trial[0]) and trial[0] >= value:
-                    break
-                t *= 0.5
-            else:
-                break
-            h = h + t * step
-            value, grad, hess = trial
+        mode, _, _ = find_mode(self, jnp.asarray(start, dtype), max_steps=max_steps, tol=tol)
+        value, hess = (np.asarray(a, np.float64)
+                       for a in _value_and_hessian(self, jnp.asarray(mode, dtype)))
         cov = np.linalg.inv(-hess)
-        return h, 0.5 * (cov + cov.T), float(value)
+        return mode, 0.5 * (cov + cov.T), float(value)
 
     def starting_point(self, bounds: Mapping[str, tuple[float, float]] | None = None
                        ) -> dict[str, float]:
@@ -357,9 +339,9 @@ class SeismicTracesLikelihood(eqx.Module):
 
 
 @eqx.filter_jit
-def _newton_terms(like: SeismicTracesLikelihood, h: jax.Array):
-    """(ln L, gradient, Hessian) at one hypocentre ``(3,)`` (compiled once for all data)."""
-    return like(h), jax.grad(like)(h), jax.hessian(like)(h)
+def _value_and_hessian(like: SeismicTracesLikelihood, h: jax.Array):
+    """(ln L, Hessian) at one hypocentre ``(3,)`` (compiled once for all data)."""
+    return like(h), jax.hessian(like)(h)
 
 
 @eqx.filter_jit

@@ -38,7 +38,7 @@ from __future__ import annotations
 import functools
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -408,6 +408,52 @@ def _check_training(theta: Any, x: Any, low: Any, high: Any, sigma: float
     return theta, x.reshape(len(x), -1), lo, hi, tuple(x.shape[1:])
 
 
+def _epoch_fn(loss: Callable, opt: Any, draw: Callable, n_rows: int, steps: int,
+              batch: int, val: Callable) -> Callable:
+    """One jitted epoch ``(params, opt_state, key) -> (params, opt_state, train, val)``:
+    ``draw(key)`` makes this epoch's data ``(a, b)`` (fresh noise), then ``steps`` shuffled
+    minibatches of ``loss(params, a[idx], b[idx])``; ``val(params)`` the validation loss."""
+
+    @eqx.filter_jit
+    def epoch(p, state, key):
+        k1, k2 = jr.split(key)
+        order = jr.permutation(k1, n_rows)[:steps * batch].reshape(steps, batch)
+        a, b = draw(k2)
+
+        def step(carry, idx):
+            p, state = carry
+            value, g = eqx.filter_value_and_grad(loss)(p, a[idx], b[idx])
+            upd, state = opt.update(g, state, p)
+            return (eqx.apply_updates(p, upd), state), value
+
+        (p, state), losses = jax.lax.scan(step, (p, state), order)
+        return p, state, jnp.mean(losses), val(p)
+
+    return epoch
+
+
+def _train_epochs(epoch: Callable, params: Any, opt: Any, key: jax.Array, n_epochs: int,
+                  label: str, fmt: str, say: Callable[[str], None]) -> tuple:
+    """Run ``n_epochs`` of ``epoch``; keep the parameters of the best validation loss.
+
+    Returns:
+        (best params, best validation loss, ``{"train": [...], "val": [...]}``, the key).
+    """
+    state = opt.init(params)
+    best, best_loss, hist = params, np.inf, {"train": [], "val": []}
+    for i in range(n_epochs):
+        key, ke = jr.split(key)
+        params, state, tl, vl = epoch(params, state, ke)
+        tl, vl = float(tl), float(vl)
+        hist["train"].append(tl)
+        hist["val"].append(vl)
+        if vl < best_loss:
+            best, best_loss = params, vl
+        if i % 50 == 0 or i == n_epochs - 1:
+            say(f"{label} epoch {i}: train {tl:{fmt}} val {vl:{fmt}}")
+    return best, best_loss, hist, key
+
+
 def train_amortised(theta: Any, x_clean: Any, low: Any, high: Any, sigma: float,
                     names: Sequence[str] | None = None, seed: int = 0,
                     options: Mapping[str, Any] | None = None,
@@ -505,33 +551,14 @@ def train_amortised(theta: Any, x_clean: Any, low: Any, high: Any, sigma: float,
         pred = jax.vmap(eqx.combine(p, ms))(c)
         return jnp.mean(jnp.sum((pred - t) ** 2, axis=-1))
 
-    @eqx.filter_jit
-    def reg_epoch(p, state, key):
-        k1, k2 = jr.split(key)
-        order = jr.permutation(k1, creg.shape[0])[:steps * batch].reshape(steps, batch)
-        noisy = creg + noise_w * jr.normal(k2, creg.shape)
+    def draw_reg(k):
+        return creg + noise_w * jr.normal(k, creg.shape), ureg
 
-        def step(carry, idx):
-            p, state = carry
-            loss, g = eqx.filter_value_and_grad(reg_loss)(p, noisy[idx], ureg[idx])
-            upd, state = opt.update(g, state, p)
-            return (eqx.apply_updates(p, upd), state), loss
-
-        (p, state), losses = jax.lax.scan(step, (p, state), order)
-        return p, state, jnp.mean(losses), reg_loss(p, cval_noisy, uval)
-
-    state = opt.init(mp)
-    best, best_loss, reg_hist = mp, np.inf, {"train": [], "val": []}
-    for epoch in range(0 if reuse is not None else config.reg_epochs):
-        key, ke = jr.split(key)
-        mp, state, tl, vl = reg_epoch(mp, state, ke)
-        tl, vl = float(tl), float(vl)
-        reg_hist["train"].append(tl)
-        reg_hist["val"].append(vl)
-        if vl < best_loss:
-            best, best_loss = mp, vl
-        if epoch % 50 == 0 or epoch == config.reg_epochs - 1:
-            say(f"regression epoch {epoch}: train {tl:.5f} val {vl:.5f}")
+    reg_epoch = _epoch_fn(reg_loss, opt, draw_reg, creg.shape[0], steps, batch,
+                          lambda p: reg_loss(p, cval_noisy, uval))
+    best, best_loss, reg_hist, key = _train_epochs(
+        reg_epoch, mp, opt, key, 0 if reuse is not None else config.reg_epochs,
+        "regression", ".5f", say)
     if reuse is None and not np.isfinite(best_loss):
         raise ValueError("regression training failed: no finite validation loss")
     mp = best
@@ -574,34 +601,14 @@ def train_amortised(theta: Any, x_clean: Any, low: Any, high: Any, sigma: float,
         # does not depend on the flow (left out)
         return -jnp.mean(paramax.unwrap(eqx.combine(p, fs)).log_prob(z, s))
 
-    @eqx.filter_jit
-    def flow_epoch(p, state, key):
-        k1, k2 = jr.split(key)
-        order = jr.permutation(k1, ctr.shape[0])[:fsteps * batch].reshape(fsteps, batch)
-        s = jax.vmap(mlp)(ctr + noise_w * jr.normal(k2, ctr.shape))
-        z = to_z(utr, s)
+    def draw_flow(k):
+        sd = jax.vmap(mlp)(ctr + noise_w * jr.normal(k, ctr.shape))
+        return to_z(utr, sd), sd
 
-        def step(carry, idx):
-            p, state = carry
-            loss, g = eqx.filter_value_and_grad(flow_loss)(p, z[idx], s[idx])
-            upd, state = fopt.update(g, state, p)
-            return (eqx.apply_updates(p, upd), state), loss
-
-        (p, state), losses = jax.lax.scan(step, (p, state), order)
-        return p, state, jnp.mean(losses), flow_loss(p, zfv, sfv)
-
-    state = fopt.init(fp)
-    fbest, fbest_loss, flow_hist = fp, np.inf, {"train": [], "val": []}
-    for epoch in range(config.flow_epochs):
-        key, ke = jr.split(key)
-        fp, state, tl, vl = flow_epoch(fp, state, ke)
-        tl, vl = float(tl), float(vl)
-        flow_hist["train"].append(tl)
-        flow_hist["val"].append(vl)
-        if vl < fbest_loss:
-            fbest, fbest_loss = fp, vl
-        if epoch % 50 == 0 or epoch == config.flow_epochs - 1:
-            say(f"flow epoch {epoch}: train {tl:.4f} val {vl:.4f}")
+    flow_epoch = _epoch_fn(flow_loss, fopt, draw_flow, ctr.shape[0], fsteps, batch,
+                           lambda p: flow_loss(p, zfv, sfv))
+    fbest, fbest_loss, flow_hist, key = _train_epochs(flow_epoch, fp, fopt, key,
+                                                      config.flow_epochs, "flow", ".4f", say)
     if not np.isfinite(fbest_loss):
         raise ValueError("flow training failed: no finite validation loss")
     flow_hist["best_val"] = fbest_loss
