@@ -372,7 +372,7 @@ def _from_config(cfg: Mapping[str, Any], where: str) -> SeismicTracesLikelihood:
     except ValueError as err:
         raise ConfigError(f"{where}.observed", str(err)) from err
     name = get(cfg, "emulator", str, DEFAULT_SEISMIC_EMULATOR, where=where)
-    if base is not None and not Path(name).is_absolute() and (base / name).parent.is_dir() \
+    if base is not None and not Path(name).is_absolute() \
             and any((base / (name + ext)).exists() for ext in ("", ".npz", ".json")):
         name = str(base / name)
     try:
