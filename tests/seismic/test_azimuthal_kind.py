@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from cosmoemu.emulator import ModelFileError, load_emulator, make_emulator, save_emulator
-from cosmoemu.emulator._azimuthal import train_azimuthal
+from cosmoemu.emulator._azimuthal import mechanism_phases, train_azimuthal
 from cosmoemu.emulator._network import init_mlp
-from cosmoemu.emulator._transforms import Affine
+from cosmoemu.emulator._transforms import PCA, Affine
 
 RECEIVERS = np.array([[-12.0, 3.0], [8.0, -9.0], [2.0, 14.0], [0.5, 0.5]])
 BOX = {"x": (-5.0, 5.0), "y": (-5.0, 5.0), "depth": (9.0, 13.0)}
@@ -46,6 +46,27 @@ def _traces(theta: np.ndarray) -> np.ndarray:
     c, s = np.cos(phi)[..., None], np.sin(phi)[..., None]
     return np.stack([c * rtz[:, :, 0] - s * rtz[:, :, 1], s * rtz[:, :, 0] + c * rtz[:, :, 1],
                      rtz[:, :, 2]], axis=2)
+
+
+PHASES = (0.7, -1.1)  # psi_1, chi_2 of the fixed-mechanism field
+
+
+def _fixed_traces(theta: np.ndarray, phases: tuple[float, float] = PHASES) -> np.ndarray:
+    """A fixed-mechanism field: radial / vertical G0 + G1 cos(phi - psi_1) +
+    G2 cos(2 phi - chi_2), transverse G1 sin(phi - psi_1) + G2 sin(2 phi - chi_2), with the
+    analytic kernels of :func:`_kernels` (their cos-term amplitudes)."""
+    dx = RECEIVERS[None, :, 0] - theta[:, None, 0]
+    dy = RECEIVERS[None, :, 1] - theta[:, None, 1]
+    r, phi = np.hypot(dx, dy), np.arctan2(dy, dx)
+    k = _kernels(r, np.broadcast_to(theta[:, None, 2], r.shape))  # (e, j, 3, 5, t)
+    psi, chi = phases
+    c1, s1 = np.cos(phi - psi)[..., None], np.sin(phi - psi)[..., None]
+    c2, s2 = np.cos(2 * phi - chi)[..., None], np.sin(2 * phi - chi)[..., None]
+    rad = k[:, :, 0, 0] + k[:, :, 0, 1] * c1 + k[:, :, 0, 3] * c2
+    tra = k[:, :, 1, 1] * s1 + k[:, :, 1, 3] * s2
+    ver = k[:, :, 2, 0] + k[:, :, 2, 1] * c1 + k[:, :, 2, 3] * c2
+    c, s = np.cos(phi)[..., None], np.sin(phi)[..., None]
+    return np.stack([c * rad - s * tra, s * rad + c * tra, ver], axis=2)
 
 
 def _draw(n: int, seed: int) -> np.ndarray:
@@ -127,5 +148,78 @@ def test_bad_azimuthal_configs_name_the_field(change, match):
 
     raw = {"data": {"store": "s"}, "emulator": {"kind": "azimuthal", "scenario": ""},
            "training": {}, "output": {"path": "m"}, **change}
+    with pytest.raises(ConfigError, match=match):
+        parse_azimuthal_config(raw)
+
+
+def _fit_fixed(phases: tuple[float, float]):
+    theta = _draw(400, 1)
+    return train_azimuthal(theta, _fixed_traces(theta), RECEIVERS, parameters=list(BOX),
+                           box=BOX, hidden=(64, 64), epochs=60, batch_size=64,
+                           learning_rate=3e-3, seed=3, phases=phases, n_basis=16)
+
+
+@pytest.fixture(scope="module")
+def fixed():
+    return _fit_fixed(PHASES)
+
+
+def test_fixed_mechanism_with_a_time_basis_recovers_the_field(fixed):
+    """8 kernels with the field's phases, 16 of 24 time-basis vectors: recovered to < 5 %;
+    the same network with phases 0.6 rad off cannot fit it (the phases matter)."""
+    assert fixed.structure["phases"] == list(PHASES) and fixed.structure["n_basis"] == 16
+    assert fixed.network.sizes[-1] == 8 * 16
+    assert np.shape(fixed.output_transforms[0].components) == (16, len(T))
+    theta = _draw(50, 2)
+    truth = _fixed_traces(theta)
+    rel = np.sqrt(np.mean((np.asarray(fixed.predict(theta)) - truth) ** 2)) / np.std(truth)
+    assert rel < 0.05, rel
+    wrong = _fit_fixed((PHASES[0] + 0.6, PHASES[1] - 0.6))
+    rel_wrong = np.sqrt(np.mean((np.asarray(wrong.predict(theta)) - truth) ** 2)) / np.std(truth)
+    assert rel_wrong > 4 * rel, (rel, rel_wrong)
+
+
+def test_time_basis_model_round_trips_and_needs_its_basis(fixed, tmp_path):
+    save_emulator(fixed, tmp_path / "fx")
+    back = load_emulator(tmp_path / "fx")
+    theta = _draw(5, 6)
+    np.testing.assert_array_equal(np.asarray(back.predict(theta)),
+                                  np.asarray(fixed.predict(theta)))
+    axes = [("receiver", list(range(4))), ("component", ["x", "y", "z"]), ("time", T)]
+    with pytest.raises(ValueError, match="one PCA output transform"):
+        make_emulator(fixed.network, fixed.input_transform, (), list(BOX), BOX, None,
+                      "azimuthal", axes=axes, structure=fixed.structure)
+    bad = PCA(np.asarray(fixed.output_transforms[0].components)[:-1])
+    with pytest.raises(ValueError, match="one PCA output transform"):
+        make_emulator(fixed.network, fixed.input_transform, (bad,), list(BOX), BOX, None,
+                      "azimuthal", axes=axes, structure=fixed.structure)
+
+
+def test_mechanism_phases_of_textbook_double_couples():
+    """Radiation patterns in the emulator's frame (phi from East, anticlockwise)."""
+    # vertical strike-slip on a North-striking fault: four lobes sin(2 phi), nodes on the axes
+    assert mechanism_phases(0.0, 90.0, 0.0)[1] == pytest.approx(np.pi / 2)
+    # the same fault striking East: pattern -sin(2 phi), i.e. cos(2 phi - chi) with chi = -pi/2
+    assert np.cos(mechanism_phases(90.0, 90.0, 0.0)[1] + np.pi / 2) == pytest.approx(1.0)
+    # a 30-degree thrust striking North (dipping East): the order-1 pattern (M_xz, M_yz)
+    # points along the dip direction, East: cos(phi - 0) up to sign
+    psi = mechanism_phases(0.0, 30.0, 90.0)[0]
+    assert abs(np.sin(psi)) == pytest.approx(0.0, abs=1e-12)
+    # the scenario's (30, 60, 90): what the 15-kernel model learnt from pyprop8's traces
+    # (rank-1 cos/sin pairs at 150.0 and 120.0 degrees, docs/seismic.md)
+    psi, chi = np.degrees(mechanism_phases(30.0, 60.0, 90.0))
+    assert (psi % 180, chi % 180) == pytest.approx((150.0, 120.0), abs=1e-9)
+
+
+@pytest.mark.parametrize(("mechanism", "match"), [
+    ({"strike": 10.0, "dip": 40.0}, "strike, dip and rake"),
+    ("north", "'scenario' or"),
+])
+def test_bad_mechanism_is_refused(mechanism, match):
+    from cosmoemu._errors import ConfigError
+    from cosmoemu.emulator._azimuthal import parse_azimuthal_config
+
+    raw = {"data": {"store": "s"}, "output": {"path": "m"},
+           "emulator": {"kind": "azimuthal", "scenario": "", "mechanism": mechanism}}
     with pytest.raises(ConfigError, match=match):
         parse_azimuthal_config(raw)

@@ -382,7 +382,8 @@ class Emulator(eqx.Module):
         if self._structure is not None:
             from ._azimuthal import azimuthal_forward
 
-            return azimuthal_forward(self.network, _parse_json(self._structure), x)
+            return azimuthal_forward(self.network, _parse_json(self._structure), x,
+                                     self.output_transforms)
         z = self.input_transform.encode_jax(x)
         y = decode_chain(self.output_transforms, self.network(z), x)
         shape = self.output_shape
@@ -502,12 +503,22 @@ def make_emulator(
         raise ValueError("kind 'azimuthal' needs a structure, and only it takes one")
     if structure is not None:
         from ._azimuthal import check_structure, n_kernel_outputs
+        from ._transforms import PCA
 
         checked = check_structure(structure)
         n_rec, n_t = len(checked["receivers"]), checked["n_times"]
-        if shape != (n_rec, 3, n_t) or output_transforms or network.input_degree != 1:
+        if shape != (n_rec, 3, n_t) or network.input_degree != 1:
             raise ValueError(f"an azimuthal emulator has outputs (receiver, component, time) = "
-                             f"({n_rec}, 3, {n_t}) and no output transforms; got axes {shape}")
+                             f"({n_rec}, 3, {n_t}); got axes {shape}")
+        k_basis = checked.get("n_basis")
+        want = "no output transform" if k_basis is None else \
+            f"one PCA output transform of ({k_basis}, {n_t}) components (its time basis)"
+        ok = (not output_transforms) if k_basis is None else (
+            len(output_transforms) == 1 and isinstance(output_transforms[0], PCA)
+            and tuple(np.shape(output_transforms[0].components)) == (k_basis, n_t))
+        if not ok:
+            raise ValueError(f"this azimuthal emulator takes {want}; got "
+                             f"{[type(o).__name__ for o in output_transforms]}")
         if network.sizes[0] != 2 or network.sizes[-1] != n_kernel_outputs(checked):
             raise ValueError(f"an azimuthal emulator's network maps 2 inputs to "
                              f"{n_kernel_outputs(checked)} kernels; got sizes {network.sizes}")
