@@ -32,6 +32,8 @@ def main() -> None:
     ap.add_argument("--out", default=None, help="folder for the figures and a JSON of figures")
     ap.add_argument("--n-pyprop8", type=int, default=3, help="pyprop8 runs timed (0: skip)")
     ap.add_argument("--threads", type=int, default=1, help="XLA CPU threads for the timing")
+    ap.add_argument("--also", nargs="*", default=[],
+                    help="more emulator files (e.g. an earlier architecture) timed alongside")
     args = ap.parse_args()
     if args.threads == 1:
         os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false "
@@ -82,26 +84,34 @@ def main() -> None:
           f"{rms[worst]:.4f}, nearest receiver {d_near[worst]:.2f} km")
 
     # speed: one hypocentre, all receivers
-    f = jax.jit(lambda th: emu.predict(th, policy="nan"))
-    th0 = jnp.asarray(theta[0], jnp.float32)
-    f(th0).block_until_ready()
-    times = []
-    for _ in range(7):
+    def timing(model: object) -> tuple[float, float]:
+        f = jax.jit(lambda th: model.predict(th, policy="nan"))
+        th0 = jnp.asarray(theta[0], jnp.float32)
+        f(th0).block_until_ready()
+        times = []
+        for _ in range(7):
+            t0 = time.perf_counter()
+            for _ in range(200):
+                out = f(th0)
+            out.block_until_ready()
+            times.append((time.perf_counter() - t0) / 200)
+        batch = jnp.asarray(np.tile(theta[:1], (1000, 1)), jnp.float32)
+        f(batch).block_until_ready()
         t0 = time.perf_counter()
-        for _ in range(200):
-            out = f(th0)
-        out.block_until_ready()
-        times.append((time.perf_counter() - t0) / 200)
-    single = float(np.median(times))
-    batch = jnp.asarray(np.tile(theta[:1], (1000, 1)), jnp.float32)
-    f(batch).block_until_ready()
-    t0 = time.perf_counter()
-    f(batch).block_until_ready()
-    tb = time.perf_counter() - t0
+        f(batch).block_until_ready()
+        return float(np.median(times)), time.perf_counter() - t0
+
+    single, tb = timing(emu)
     fig["speed"] = {"single_ms": single * 1e3, "batch_1000_ms": tb * 1e3,
                     "events_per_s": 1000 / tb, "threads": args.threads}
     print(f"emulator: one hypocentre (10 receivers) {single * 1e3:.3f} ms after jit (median of "
           f"7 x 200 calls); batch of 1000: {tb * 1e3:.1f} ms = {1000 / tb:.0f} events/s")
+    for other in args.also:
+        s_o, tb_o = timing(load_emulator(other))
+        fig["speed"].setdefault("also", {})[other] = {"single_ms": s_o * 1e3,
+                                                      "events_per_s": 1000 / tb_o}
+        print(f"  alongside, {other}: {s_o * 1e3:.3f} ms, {1000 / tb_o:.0f} events/s "
+              f"({s_o / single:.1f}x the time of {args.emulator})")
     if args.n_pyprop8 > 0:
         from cosmoemu.seismic import simulate
 

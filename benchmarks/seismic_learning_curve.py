@@ -31,19 +31,21 @@ def main() -> None:
     args = ap.parse_args()
 
     from cosmoemu.data import open_store
-    from cosmoemu.emulator._azimuthal import train_azimuthal
+    from cosmoemu.emulator._azimuthal import parse_azimuthal_config, train_azimuthal
     from cosmoemu.seismic import load_scenario
 
     cfg = yaml.safe_load(resources.files("cosmoemu.pretrained").joinpath(
         "configs/seismic_hypocentre_v1.yaml").read_text())
     emu_cfg, tr_cfg = cfg["emulator"], cfg["training"]
+    parsed = parse_azimuthal_config(cfg)  # the mechanism's phases and the time basis
     epochs = args.epochs or int(tr_cfg["epochs"])
     sc = load_scenario()
     train, test = open_store(args.train_store), open_store(args.test_store)
     theta_test, truth = test.params(), test.load("traces")
     box = {k: tuple(v) for k, v in train.box.items()}
     rows = []
-    print(f"shipped architecture: hidden {emu_cfg['hidden']}, {epochs} epochs, "
+    print(f"shipped architecture: hidden {emu_cfg['hidden']}, mechanism "
+          f"{emu_cfg.get('mechanism')}, n_basis {emu_cfg.get('n_basis')}, {epochs} epochs, "
           f"lr {tr_cfg['learning_rate']}; {len(theta_test)} held-out events")
     print(f"{'N':>6} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>8}  (rms residual / sigma)  time")
     for n in args.sizes:
@@ -58,7 +60,8 @@ def main() -> None:
                               epochs=epochs, batch_size=int(tr_cfg["batch_size"]),
                               learning_rate=float(tr_cfg["learning_rate"]),
                               val_fraction=float(tr_cfg["val_fraction"]),
-                              seed=int(tr_cfg["seed"]), noise_sigma=sc.sigma)
+                              seed=int(tr_cfg["seed"]), noise_sigma=sc.sigma,
+                              phases=parsed["phases"], n_basis=parsed["n_basis"])
         seconds = time.perf_counter() - t0
         pred = np.concatenate([np.asarray(emu.predict(theta_test[i:i + 50]))
                                for i in range(0, len(theta_test), 50)])
